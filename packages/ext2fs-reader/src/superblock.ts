@@ -1,0 +1,206 @@
+import { Ext2Error, corrupt, unsupported } from './errors.js';
+import { INCOMPAT, featureNames, unsupportedFeatures, type FeatureSet } from './features.js';
+import { u16, u32, u8 } from './le.js';
+
+/** Byte offset of the primary superblock; bytes 0..1023 are never used by ext2. */
+export const SUPERBLOCK_OFFSET = 1024;
+export const SUPERBLOCK_SIZE = 1024;
+export const EXT2_MAGIC = 0xef53;
+
+export const CREATOR_OS = ['Linux', 'Hurd', 'Masix', 'FreeBSD', 'Lites'] as const;
+
+/** The superblock fields the reader uses, decoded (see ext2-facts.md for offsets). */
+export interface Superblock extends FeatureSet {
+  inodesCount: number;
+  blocksCount: number;
+  reservedBlocksCount: number;
+  freeBlocksCount: number;
+  freeInodesCount: number;
+  firstDataBlock: number;
+  logBlockSize: number;
+  logClusterSize: number;
+  blocksPerGroup: number;
+  clustersPerGroup: number;
+  inodesPerGroup: number;
+  mountTime: number;
+  writeTime: number;
+  magic: number;
+  state: number;
+  errorsBehaviour: number;
+  minorRevLevel: number;
+  creatorOs: number;
+  revLevel: number;
+  firstIno: number;
+  inodeSize: number;
+  uuid: Uint8Array;
+  volumeName: Uint8Array;
+  lastMounted: Uint8Array;
+  preallocDirBlocks: number;
+  reservedGdtBlocks: number;
+  journalInum: number;
+  journalDev: number;
+  lastOrphan: number;
+  hashSeed: Uint32Array;
+  defHashVersion: number;
+  descSize: number;
+  firstMetaBg: number;
+  mkfsTime: number;
+  minExtraIsize: number;
+  flags: number;
+  /** Derived: block size in bytes. */
+  blockSize: number;
+  /** Derived: number of block groups. */
+  groupCount: number;
+}
+
+/** s_state bits. */
+export const STATE_VALID = 0x1;
+export const STATE_ERRORS = 0x2;
+/** s_flags bits: which dx hash signedness the directory indexes were built with. */
+export const FLAGS_SIGNED_HASH = 0x1;
+export const FLAGS_UNSIGNED_HASH = 0x2;
+
+/** Decodes the 1024 superblock bytes. Pure: no validation beyond what decoding needs. */
+export function decodeSuperblock(b: Uint8Array): Superblock {
+  const revLevel = u32(b, 0x4c);
+  const logBlockSize = u32(b, 0x18);
+  const sb: Superblock = {
+    inodesCount: u32(b, 0x00),
+    blocksCount: u32(b, 0x04),
+    reservedBlocksCount: u32(b, 0x08),
+    freeBlocksCount: u32(b, 0x0c),
+    freeInodesCount: u32(b, 0x10),
+    firstDataBlock: u32(b, 0x14),
+    logBlockSize,
+    logClusterSize: u32(b, 0x1c),
+    blocksPerGroup: u32(b, 0x20),
+    clustersPerGroup: u32(b, 0x24),
+    inodesPerGroup: u32(b, 0x28),
+    mountTime: u32(b, 0x2c),
+    writeTime: u32(b, 0x30),
+    magic: u16(b, 0x38),
+    state: u16(b, 0x3a),
+    errorsBehaviour: u16(b, 0x3c),
+    minorRevLevel: u16(b, 0x3e),
+    creatorOs: u32(b, 0x48),
+    revLevel,
+    // Revision 0 has fixed values for these; the fields exist only from revision 1.
+    firstIno: revLevel === 0 ? 11 : u32(b, 0x54),
+    inodeSize: revLevel === 0 ? 128 : u16(b, 0x58),
+    compat: revLevel === 0 ? 0 : u32(b, 0x5c),
+    incompat: revLevel === 0 ? 0 : u32(b, 0x60),
+    roCompat: revLevel === 0 ? 0 : u32(b, 0x64),
+    uuid: b.slice(0x68, 0x78),
+    volumeName: b.slice(0x78, 0x88),
+    lastMounted: b.slice(0x88, 0xc8),
+    preallocDirBlocks: u8(b, 0xcd),
+    reservedGdtBlocks: u16(b, 0xce),
+    journalInum: u32(b, 0xe0),
+    journalDev: u32(b, 0xe4),
+    lastOrphan: u32(b, 0xe8),
+    hashSeed: new Uint32Array([u32(b, 0xec), u32(b, 0xf0), u32(b, 0xf4), u32(b, 0xf8)]),
+    defHashVersion: u8(b, 0xfc),
+    descSize: u16(b, 0xfe),
+    firstMetaBg: u32(b, 0x104),
+    mkfsTime: u32(b, 0x108),
+    minExtraIsize: u16(b, 0x15c),
+    flags: u32(b, 0x160),
+    blockSize: logBlockSize <= 16 ? 1024 * 2 ** logBlockSize : 0,
+    groupCount: 0,
+  };
+  if (sb.blocksPerGroup > 0 && sb.blocksCount > sb.firstDataBlock) {
+    sb.groupCount = Math.ceil((sb.blocksCount - sb.firstDataBlock) / sb.blocksPerGroup);
+  }
+  return sb;
+}
+
+const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+/**
+ * Refuses a superblock that is not ext2, uses what we do not support, or whose numbers cannot be
+ * trusted to size anything. After this, every derived size is bounded by the device size.
+ */
+export function validateSuperblock(sb: Superblock, deviceSize: number): void {
+  if (sb.magic !== EXT2_MAGIC) {
+    throw new Ext2Error('not-ext2', `no ext2 superblock (magic 0x${sb.magic.toString(16)} at byte 1080, expected 0xef53)`);
+  }
+  if (sb.revLevel > 1) throw unsupported(`superblock: revision ${sb.revLevel} is not supported (only 0 and 1)`);
+  if (sb.logBlockSize > 6) throw corrupt(`superblock: block size 1024<<${sb.logBlockSize} is out of range (1 KiB to 64 KiB)`);
+  const bs = sb.blockSize;
+
+  // Features before anything else: an ext4 may have fields that are legal only with its features.
+  if ((sb.incompat & INCOMPAT.needs_recovery) !== 0) {
+    throw new Ext2Error('unclean', 'the journal needs recovery (feature needs_recovery): run e2fsck on it first');
+  }
+  const refused = unsupportedFeatures(sb);
+  if (refused.length > 0) {
+    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, and ext3 with a clean journal)`);
+  }
+  if (sb.logClusterSize !== sb.logBlockSize) {
+    throw corrupt(`superblock: cluster size log ${sb.logClusterSize} differs from block size log ${sb.logBlockSize} without bigalloc`);
+  }
+  if (sb.inodeSize < 128 || sb.inodeSize > bs || !isPowerOfTwo(sb.inodeSize)) {
+    throw corrupt(`superblock: inode size ${sb.inodeSize} is not a power of two between 128 and the block size ${bs}`);
+  }
+  const maxPerGroup = Math.min(8 * bs, 65528);
+  if (sb.blocksPerGroup < 8 || sb.blocksPerGroup > maxPerGroup || sb.blocksPerGroup % 8 !== 0) {
+    throw corrupt(`superblock: ${sb.blocksPerGroup} blocks per group is out of range (8 to ${maxPerGroup}, a multiple of 8)`);
+  }
+  if (sb.clustersPerGroup !== sb.blocksPerGroup) {
+    throw corrupt(`superblock: ${sb.clustersPerGroup} fragments per group differs from ${sb.blocksPerGroup} blocks per group`);
+  }
+  const expectedFirst = bs === 1024 ? 1 : 0;
+  if (sb.firstDataBlock !== expectedFirst) {
+    throw corrupt(`superblock: first data block is ${sb.firstDataBlock}, must be ${expectedFirst} with ${bs}-byte blocks`);
+  }
+  if (sb.blocksCount <= sb.firstDataBlock + 1) throw corrupt(`superblock: ${sb.blocksCount} blocks is too few`);
+  const inodesPerBlock = bs / sb.inodeSize;
+  if (sb.inodesPerGroup < inodesPerBlock || sb.inodesPerGroup > 8 * bs || sb.inodesPerGroup % inodesPerBlock !== 0) {
+    throw corrupt(
+      `superblock: ${sb.inodesPerGroup} inodes per group is out of range (a multiple of ${inodesPerBlock}, at most ${8 * bs})`,
+    );
+  }
+  if (sb.groupCount * sb.inodesPerGroup !== sb.inodesCount) {
+    throw corrupt(`superblock: inode count ${sb.inodesCount} is not ${sb.groupCount} groups × ${sb.inodesPerGroup} inodes`);
+  }
+  if (sb.reservedGdtBlocks > bs / 4) {
+    throw corrupt(`superblock: ${sb.reservedGdtBlocks} reserved GDT blocks is more than ${bs / 4}`);
+  }
+  if (sb.firstIno < 11 || sb.firstIno > sb.inodesCount) {
+    throw corrupt(`superblock: first inode ${sb.firstIno} is out of range (11 to ${sb.inodesCount})`);
+  }
+  if (sb.freeBlocksCount > sb.blocksCount) {
+    throw corrupt(`superblock: free blocks count ${sb.freeBlocksCount} exceeds the block count ${sb.blocksCount}`);
+  }
+  if (sb.freeInodesCount > sb.inodesCount) {
+    throw corrupt(`superblock: free inodes count ${sb.freeInodesCount} exceeds the inode count ${sb.inodesCount}`);
+  }
+  if (sb.reservedBlocksCount > sb.blocksCount / 2) {
+    throw corrupt(`superblock: reserved blocks count ${sb.reservedBlocksCount} is more than half the filesystem`);
+  }
+  const bytes = sb.blocksCount * bs;
+  if (bytes > deviceSize) {
+    throw new Ext2Error(
+      'io',
+      `the filesystem claims ${sb.blocksCount} blocks of ${bs} bytes (${bytes} bytes) but the device has only ${deviceSize} bytes`,
+    );
+  }
+  if (sb.lastOrphan !== 0) {
+    throw new Ext2Error('unclean', `the orphan inode list is not empty (inode ${sb.lastOrphan}): run e2fsck on it first`);
+  }
+}
+
+/** Names of all features present (for info). */
+export const superblockFeatures = (sb: Superblock): string[] => featureNames(sb);
+
+/** Whether superblock backups live in group g (sparse_super: groups 0, 1 and powers of 3, 5, 7). */
+export function groupHasSuperblock(sb: Superblock, g: number): boolean {
+  if (g <= 1) return true;
+  if ((sb.roCompat & 0x1) === 0) return true;
+  for (const base of [3, 5, 7]) {
+    let n = base;
+    while (n < g) n *= base;
+    if (n === g) return true;
+  }
+  return false;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The tests validate our output with real tools (e2fsprogs, dosfstools, mtools, util-linux).
+// Install them when we can (root with apt-get); otherwise stop and say exactly what to run.
+// Never skip silently: a test run without its validators proves nothing.
+import { spawnSync } from 'node:child_process';
+
+const needed = {
+  mke2fs: 'e2fsprogs', e2fsck: 'e2fsprogs', debugfs: 'e2fsprogs', dumpe2fs: 'e2fsprogs',
+  'fsck.fat': 'dosfstools', 'mkfs.fat': 'dosfstools',
+  mcopy: 'mtools', mdir: 'mtools',
+  blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount',
+};
+const path = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH: path } }).status === 0;
+
+const missing = Object.keys(needed).filter((c) => !has(c));
+if (missing.length === 0) process.exit(0);
+
+const pkgs = [...new Set(missing.map((c) => needed[c]))];
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const command = `apt-get update && apt-get install -y ${pkgs.join(' ')}`;
+if (!isRoot || !has('apt-get')) {
+  console.error(`The tests need ${missing.join(', ')}. Install them first, as root:\n  ${command}`);
+  process.exit(1);
+}
+console.error(`Installing test tools: ${pkgs.join(' ')}`);
+const r = spawnSync('sh', ['-c', `${command} >/tmp/fsconv-apt.log 2>&1`], {
+  stdio: 'inherit',
+  env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+});
+const still = Object.keys(needed).filter((c) => !has(c));
+if (r.status !== 0 || still.length > 0) {
+  console.error(`Could not install ${still.join(', ') || pkgs.join(' ')} (see /tmp/fsconv-apt.log). Run as root:\n  ${command}`);
+  process.exit(1);
+}
