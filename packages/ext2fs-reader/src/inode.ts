@@ -71,11 +71,15 @@ export interface Inode {
   flags: number;
   /** i_block[0..14]. */
   block: Uint32Array;
+  /** The same 60 bytes raw (a fast symlink's target lives here). */
+  blockBytes: Uint8Array;
   fileAcl: number;
   /** osd2 0x76: i_file_acl_high on Linux (must be 0 without 64bit), i_mode_high on Hurd. */
   fileAclHigh: number;
   /** osd2 0x74: i_blocks_hi on Linux (must be 0 without huge_file); frag and fsize on Hurd. */
   blocksHigh: number;
+  /** osd1 (0x24): on the Hurd, the block holding the inode's translator (0 = none). */
+  osd1: number;
   /** i_faddr (0x70): obsolete fragment address, must be 0. */
   faddr: number;
   /** Bytes of the fixed 128-byte inode plus i_extra_isize (128 for small inodes). */
@@ -118,10 +122,12 @@ export function decodeInode(b: Uint8Array, ino: number, inodeSize: number): Inod
     blocks512: u32(b, 0x1c),
     flags: u32(b, 0x20),
     block,
+    blockBytes: b.slice(0x28, 0x28 + 60),
     fileAcl: u32(b, 0x68),
     fileAclHigh: u16(b, 0x76),
     blocksHigh: u16(b, 0x74),
     faddr: u32(b, 0x70),
+    osd1: u32(b, 0x24),
     extraIsize: inodeSize > 128 ? 128 + extraIsize : 128,
   };
 }

@@ -8,6 +8,7 @@ export const SUPERBLOCK_SIZE = 1024;
 export const EXT2_MAGIC = 0xef53;
 
 export const CREATOR_OS = ['Linux', 'Hurd', 'Masix', 'FreeBSD', 'Lites'] as const;
+export const CREATOR_OS_HURD = 1;
 
 /** The superblock fields the reader uses, decoded (see ext2-facts.md for offsets). */
 export interface Superblock extends FeatureSet {

@@ -1,0 +1,47 @@
+import {
+  deviceNumber, fileTypeOfMode, decodeName, type Ext2Volume, type TreeEntry, type FileType,
+} from '@fsconv/ext2fs-reader';
+
+/**
+ * One line of `fsconv ls --json`: a stable contract that tests and later tools rely on.
+ * Fields absent for a type are omitted, never null.
+ */
+export interface UnixEntry {
+  path: string;
+  type: FileType;
+  size?: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  nlink: number;
+  target?: string;
+  rdev?: [number, number];
+  ino: number;
+}
+
+export function unixEntryOfExt2(vol: Ext2Volume, e: TreeEntry): UnixEntry {
+  const i = e.inode;
+  const type = fileTypeOfMode(i.mode)!;
+  const out: UnixEntry = {
+    path: e.path,
+    type,
+    mode: i.mode,
+    uid: i.uid,
+    gid: i.gid,
+    atime: i.atime.sec,
+    mtime: i.mtime.sec,
+    ctime: i.ctime.sec,
+    nlink: i.linksCount,
+    ino: e.ino,
+  };
+  if (type === 'file') out.size = i.size;
+  if (type === 'symlink') out.target = decodeName(vol.readSymlink(i));
+  if (type === 'char' || type === 'block') out.rdev = deviceNumber(i);
+  // Keep the documented key order (path first, ino last) whatever was added above.
+  const { path, size, mode, uid, gid, atime, mtime, ctime, nlink, target, rdev, ino } = out;
+  return { path, type, ...(size !== undefined && { size }), mode, uid, gid, atime, mtime, ctime, nlink,
+    ...(target !== undefined && { target }), ...(rdev !== undefined && { rdev }), ino };
+}

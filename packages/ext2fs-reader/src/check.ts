@@ -1,0 +1,518 @@
+import { Bitmap, bitIsSet } from './bitmap.js';
+import { walkBlockMap, maxMappableBlocks } from './block-map.js';
+import { Ext2Error, corrupt, unsupported, type Ext2Location } from './errors.js';
+import { COMPAT, RO_COMPAT } from './features.js';
+import { checkHtree } from './htree.js';
+import {
+  BAD_BLOCKS_INO, DIRENT_TYPE, INODE_FLAGS, JOURNAL_INO, RESIZE_INO, ROOT_INO, S_IFMT, S_IFREG,
+  decodeInode, fileTypeOfMode, type FileType, type Inode,
+} from './inode.js';
+import { checkJournalSuperblock } from './journal.js';
+import { u16, u32 } from './le.js';
+import { nameKey } from './names.js';
+import { CREATOR_OS_HURD } from './superblock.js';
+import type { Ext2Volume } from './volume.js';
+import { walkTree } from './walk.js';
+
+/** Cluster sizes FAT can use; `info` reports what the data would take rounded to each. */
+export const CLUSTER_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536] as const;
+
+/** What a full check learned about a filesystem (the numbers `fsconv info` prints). */
+export interface Ext2Summary {
+  blocks: {
+    total: number;
+    free: number;
+    /** Superblock copies, descriptor tables, reserved GDT blocks, bitmaps, inode tables. */
+    metadata: number;
+    /** Data, map and extended-attribute blocks of files, directories and symlinks. */
+    fileData: number;
+    journal: number;
+    bad: number;
+    /** Blocks of other reserved inodes (resize inode's map, boot loader inode). */
+    reservedInodes: number;
+  };
+  inodes: { total: number; used: number; free: number };
+  files: number;
+  directories: number;
+  symlinks: number;
+  fifos: number;
+  charDevices: number;
+  blockDevices: number;
+  sockets: number;
+  /** Regular files with more than one name. */
+  hardLinkedFiles: number;
+  /** Names beyond the first of hard-linked files (the copies FAT needs). */
+  extraHardLinks: number;
+  /** Sum of regular file sizes, each inode once. */
+  fileBytes: number;
+  /** Sum of regular file sizes over every name (hard links counted per name). */
+  fileBytesAllNames: number;
+  /** Sum of symlink target lengths over every name. */
+  symlinkBytes: number;
+  /** Per cluster size: files and symlink targets, every name, each rounded up to whole clusters. */
+  clusterRounded: Array<{ clusterSize: number; bytes: number }>;
+  /** Blocks listed in the bad blocks inode, ascending. */
+  badBlocks: number[];
+}
+
+export interface CheckProgress {
+  (phase: 'inodes' | 'bitmaps' | 'directories', done: number, total: number): void;
+}
+
+/** Used inodes found by the scan, in ascending order, as parallel typed arrays (no object per inode). */
+class UsedInodes {
+  ino = new Uint32Array(1024);
+  mode = new Uint16Array(1024);
+  links = new Uint16Array(1024);
+  refs = new Uint32Array(1024);
+  count = 0;
+
+  add(ino: number, mode: number, links: number): void {
+    if (this.count === this.ino.length) {
+      const grow = <T extends Uint32Array | Uint16Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.ino = grow(this.ino);
+      this.mode = grow(this.mode);
+      this.links = grow(this.links);
+      this.refs = grow(this.refs);
+    }
+    this.ino[this.count] = ino;
+    this.mode[this.count] = mode;
+    this.links[this.count] = links;
+    this.count++;
+  }
+
+  /** Index of `ino`, or -1 when it is not in use. */
+  find(ino: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.ino[mid]!;
+      if (v === ino) return mid;
+      if (v < ino) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}
+
+const EA_MAGIC = 0xea020000;
+
+/**
+ * Checks the whole filesystem the way e2fsck -fn would for the features we accept, and refuses
+ * (throws Ext2Error) at the first inconsistency: every block is claimed once (metadata, or one
+ * inode's data/map/xattr block), claims equal the block bitmap, in-use inodes equal the inode
+ * bitmap, group counts are right, every in-use inode is reachable, link counts match names, and
+ * every directory and htree index is sound. Reads metadata only, sequentially where it can.
+ */
+export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2Summary {
+  const { sb, layout, groups } = vol;
+  const bs = vol.blockSize;
+  const first = sb.firstDataBlock;
+  const claimed = new Bitmap(sb.blocksCount - first);
+  const used = new UsedInodes();
+  const eaRefs = new Map<number, number>();
+  const badBlocks: number[] = [];
+  const hasEa = (sb.compat & COMPAT.ext_attr) !== 0;
+  const hasJournal = (sb.compat & COMPAT.has_journal) !== 0;
+  const largeFile = (sb.roCompat & RO_COMPAT.large_file) !== 0;
+  const linuxOs = sb.creatorOs === 0;
+  const sectorsPerBlock = bs / 512;
+  const summary: Ext2Summary = {
+    blocks: { total: sb.blocksCount, free: 0, metadata: 0, fileData: 0, journal: 0, bad: 0, reservedInodes: 0 },
+    inodes: { total: sb.inodesCount, used: 0, free: 0 },
+    files: 0, directories: 0, symlinks: 0, fifos: 0, charDevices: 0, blockDevices: 0, sockets: 0,
+    hardLinkedFiles: 0, extraHardLinks: 0, fileBytes: 0, fileBytesAllNames: 0, symlinkBytes: 0,
+    clusterRounded: CLUSTER_SIZES.map((clusterSize) => ({ clusterSize, bytes: 0 })),
+    badBlocks,
+  };
+
+  const claim = (block: number, where: Ext2Location, what: string): void => {
+    if (claimed.testAndSet(block - first)) {
+      throw corrupt(`${what} block ${block} is also used by something else (a block claimed twice)`, where);
+    }
+  };
+
+  // Phase 0: fixed metadata.
+  for (let g = 0; g < sb.groupCount; g++) {
+    layout.forEachMetadataRun(g, (start, length, what) => {
+      for (let b = start; b < start + length; b++) {
+        if (b < first) continue; // block 0 of a 1 KiB filesystem lies before it
+        claim(b, { group: g }, what);
+        summary.blocks.metadata++;
+      }
+    });
+  }
+
+  // Phase 1: every inode table, group by group.
+  const perGroupUsedInodes = new Uint32Array(sb.groupCount);
+  const perGroupDirs = new Uint32Array(sb.groupCount);
+  for (let g = 0; g < sb.groupCount; g++) {
+    const ibitmap = vol.readBlocks(groups.inodeBitmap[g]!, 1);
+    const table = vol.readBlocks(groups.inodeTable[g]!, layout.inodeTableBlocks);
+    for (let i = 0; i < sb.inodesPerGroup; i++) {
+      const ino = g * sb.inodesPerGroup + i + 1;
+      const raw = table.subarray(i * sb.inodeSize, (i + 1) * sb.inodeSize);
+      const reserved = ino < sb.firstIno;
+      const inUse = reserved || u16(raw, 0x1a) !== 0;
+      if (bitIsSet(ibitmap, i) !== inUse) {
+        throw corrupt(
+          inUse ? 'is in use but marked free in the inode bitmap' : 'is marked in use in the inode bitmap but has no links',
+          { inode: ino },
+        );
+      }
+      if (!inUse) continue;
+      perGroupUsedInodes[g]!++;
+      const inode = decodeInode(raw, ino, sb.inodeSize);
+      if (reserved && ino !== ROOT_INO) {
+        checkReservedInode(inode);
+        continue;
+      }
+      const type = checkInodeFields(inode);
+      if (type === 'dir') perGroupDirs[g]!++;
+      used.add(ino, inode.mode, inode.linksCount);
+      accountInode(inode, type);
+    }
+    progress?.('inodes', g + 1, sb.groupCount);
+  }
+
+  // Extended attribute blocks: each claimed once, its reference count must match its users.
+  for (const [block, refs] of eaRefs) {
+    const ea = vol.readBlock(block);
+    const where = { block };
+    if (u32(ea, 0) !== EA_MAGIC) throw corrupt(`extended attribute block has a bad magic number`, where);
+    if (u32(ea, 8) !== 1) throw corrupt(`extended attribute block spans ${u32(ea, 8)} blocks (must be 1)`, where);
+    if (u32(ea, 4) !== refs) {
+      throw corrupt(`extended attribute block has reference count ${u32(ea, 4)}, but ${refs} inodes use it`, where);
+    }
+    checkEaEntries(ea, where);
+  }
+
+  // Phase 2: claims against the block bitmaps, and the group counts.
+  let freeTotal = 0;
+  for (let g = 0; g < sb.groupCount; g++) {
+    const bitmap = vol.readBlocks(groups.blockBitmap[g]!, 1);
+    const start = layout.groupStart(g);
+    const n = layout.groupEnd(g) - start;
+    const base = g * sb.blocksPerGroup; // bit index of this group's first block in `claimed`
+    let free = 0;
+    for (let i = 0; i < n; i++) {
+      const onDisk = bitIsSet(bitmap, i);
+      const isClaimed = claimed.get(base + i);
+      if (onDisk !== isClaimed) {
+        throw corrupt(
+          isClaimed ? 'is in use but marked free in the block bitmap' : 'is marked in use in the block bitmap but nothing uses it',
+          { block: start + i },
+        );
+      }
+      if (!onDisk) free++;
+    }
+    // The last group's bitmap must mark the blocks past the end of the filesystem as used.
+    for (let i = n; i < sb.blocksPerGroup; i++) {
+      if (!bitIsSet(bitmap, i)) throw corrupt(`padding at the end of the block bitmap is not set`, { group: g });
+    }
+    if (groups.freeBlocks[g] !== free) {
+      throw corrupt(`free blocks count is ${groups.freeBlocks[g]}, counted ${free}`, { group: g });
+    }
+    const freeInodes = sb.inodesPerGroup - perGroupUsedInodes[g]!;
+    if (groups.freeInodes[g] !== freeInodes) {
+      throw corrupt(`free inodes count is ${groups.freeInodes[g]}, counted ${freeInodes}`, { group: g });
+    }
+    if (groups.usedDirs[g] !== perGroupDirs[g]) {
+      throw corrupt(`directories count is ${groups.usedDirs[g]}, counted ${perGroupDirs[g]}`, { group: g });
+    }
+    freeTotal += free;
+    progress?.('bitmaps', g + 1, sb.groupCount);
+  }
+  summary.blocks.free = freeTotal;
+  summary.inodes.used = perGroupUsedInodes.reduce((a, b) => a + b, 0);
+  summary.inodes.free = sb.inodesCount - summary.inodes.used;
+
+  // Phase 3: the directory tree: every name points to an in-use inode of the type it says, once per name.
+  const rootIndex = used.find(ROOT_INO);
+  if (rootIndex < 0) throw corrupt('the root directory is not in use', { inode: ROOT_INO });
+  let dirsSeen = 0;
+  let namesInDir = new Set<string>();
+  walkTree(vol, {
+    directory(ino, path, inode, extents, parentIno) {
+      dirsSeen++;
+      used.refs[used.find(ino)]!++; // its '.'
+      used.refs[used.find(parentIno)]!++; // its '..' (validated by the walk to be the parent)
+      namesInDir = new Set<string>();
+      if ((inode.flags & INODE_FLAGS.index) !== 0) {
+        if ((sb.compat & COMPAT.dir_index) === 0) {
+          throw corrupt('has the htree index flag on a filesystem without dir_index', { inode: ino, path });
+        }
+        const blockCount = inode.size / bs;
+        checkHtree({
+          ino, path, blockSize: bs, blockCount,
+          readBlock: (logical) => {
+            let rest = logical;
+            for (const e of extents) {
+              if (rest < e.length) return vol.readBlock(e.physical + rest);
+              rest -= e.length;
+            }
+            throw corrupt(`htree index refers to block #${logical} past the end of the directory`, { inode: ino, path });
+          },
+          hashSeed: sb.hashSeed, defHashVersion: sb.defHashVersion, sbFlags: sb.flags, largeDir: false,
+        });
+      }
+      progress?.('directories', dirsSeen, summary.directories);
+    },
+    entry(e) {
+      const where = { inode: e.ino, path: e.path };
+      if (e.ino > sb.inodesCount || (e.ino < sb.firstIno && e.ino !== ROOT_INO) || e.ino === ROOT_INO) {
+        throw corrupt(`directory entry points to ${e.ino === ROOT_INO ? 'the root directory' : 'a reserved or out-of-range inode'}`, where);
+      }
+      const idx = used.find(e.ino);
+      if (idx < 0) throw corrupt('directory entry points to an inode that is not in use', where);
+      const type = fileTypeOfMode(e.inode.mode)!;
+      if (vol.hasFiletype && e.fileType !== DIRENT_TYPE[type]) {
+        throw corrupt(`directory entry has file type ${e.fileType}, but the inode is a ${type} (${DIRENT_TYPE[type]})`, where);
+      }
+      const key = nameKey(e.name);
+      if (namesInDir.has(key)) throw corrupt('the name appears twice in its directory', where);
+      namesInDir.add(key);
+      used.refs[idx]!++;
+    },
+  });
+
+  // Phase 4: link counts; an in-use inode nobody names is unattached.
+  for (let i = 0; i < used.count; i++) {
+    const ino = used.ino[i]!;
+    if (used.refs[i] === 0) throw corrupt('is in use but no directory entry points to it (unattached)', { inode: ino });
+    if (used.refs[i] !== used.links[i]) {
+      throw corrupt(`link count is ${used.links[i]}, but ${used.refs[i]} names point to it`, { inode: ino });
+    }
+  }
+  badBlocks.sort((a, b) => a - b);
+  return summary;
+
+  // ----- helpers (closures over the scan state) -----
+
+  /** Checks the fields of an in-use inode (not reserved) and claims its blocks. */
+  function checkInodeFields(inode: Inode): FileType {
+    const where = { inode: inode.ino };
+    const type = fileTypeOfMode(inode.mode);
+    if (type === undefined) throw corrupt(`has an invalid mode 0o${inode.mode.toString(8)}`, where);
+    if (inode.ino === ROOT_INO && type !== 'dir') throw corrupt('the root inode is not a directory', where);
+    if (inode.dtime !== 0) throw corrupt(`is in use but has a deletion time set (${inode.dtime})`, where);
+    checkCommonFields(inode, where);
+    if ((inode.flags & INODE_FLAGS.index) !== 0 && type !== 'dir') throw corrupt('has the htree index flag but is not a directory', where);
+    if ((inode.flags & INODE_FLAGS.imagic) !== 0 && (sb.compat & COMPAT.imagic_inodes) === 0) {
+      throw corrupt('has the imagic flag on a filesystem without imagic_inodes', where);
+    }
+    if (type !== 'file' && inode.sizeHigh !== 0) throw corrupt(`has i_size_high ${inode.sizeHigh} but is not a regular file`, where);
+    if (type === 'file' && !largeFile && inode.size >= 2 ** 31) {
+      throw corrupt(`is ${inode.size} bytes (2 GiB or more) on a filesystem without large_file`, where);
+    }
+    let blocks = claimEaBlock(inode, where);
+    if (!linuxOs && sb.creatorOs === CREATOR_OS_HURD && inode.osd1 !== 0) {
+      // A Hurd translator lives in a block of its own, counted in i_blocks.
+      if (inode.osd1 < first || inode.osd1 >= sb.blocksCount) throw corrupt(`translator block ${inode.osd1} is outside the filesystem`, where);
+      claim(inode.osd1, where, 'translator');
+      blocks++;
+    }
+    switch (type) {
+      case 'file':
+      case 'dir':
+        blocks += claimMap(inode, where, 'data');
+        break;
+      case 'symlink':
+        if (inode.size === 0 || (inode.flags & INODE_FLAGS.index) !== 0) throw corrupt('is a symlink with size 0', where);
+        if (vol.isFastSymlink(inode)) {
+          if (inode.size >= 60) throw corrupt(`fast symlink has size ${inode.size}, more than fits in the inode`, where);
+          const len = inode.blockBytes.indexOf(0);
+          if ((len < 0 ? 60 : len) !== inode.size) throw corrupt(`fast symlink target length differs from its size ${inode.size}`, where);
+        } else {
+          if (inode.size >= bs) throw corrupt(`symlink target of ${inode.size} bytes does not fit in one block`, where);
+          for (let i = 1; i < 15; i++) {
+            if (inode.block[i] !== 0) throw corrupt('slow symlink maps more than its first block', where);
+          }
+          blocks += claimMap(inode, where, 'data');
+          const target = vol.readBlock(inode.block[0]!);
+          const len = target.subarray(0, bs).indexOf(0);
+          if ((len < 0 ? bs : len) !== inode.size) throw corrupt(`symlink target length differs from its size ${inode.size}`, where);
+        }
+        break;
+      default:
+        // Device numbers live in i_block: nothing to map. Immutable/append-only devices must have the rest zero.
+        if ((inode.flags & 0x30) !== 0) {
+          for (let i = 4; i < 15; i++) if (inode.block[i] !== 0) throw corrupt('special file has a block map', where);
+        }
+    }
+    if (inode.blocks512 !== blocks * sectorsPerBlock) {
+      throw corrupt(`i_blocks is ${inode.blocks512}, should be ${blocks * sectorsPerBlock}`, where);
+    }
+    summary.blocks.fileData += blocks;
+    return type;
+  }
+
+  function checkCommonFields(inode: Inode, where: Ext2Location): void {
+    if ((inode.flags & INODE_FLAGS.extents) !== 0) throw unsupported('uses extents (EXTENTS_FL) on a filesystem without the extents feature', where);
+    if ((inode.flags & INODE_FLAGS.inline_data) !== 0) throw unsupported('uses inline data on a filesystem without the inline_data feature', where);
+    if ((inode.flags & INODE_FLAGS.ea_inode) !== 0) throw unsupported('is an EA inode on a filesystem without ea_inode', where);
+    if ((inode.flags & INODE_FLAGS.huge_file) !== 0) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
+    if (inode.faddr !== 0) throw corrupt(`i_faddr is ${inode.faddr}, should be zero`, where);
+    if (linuxOs && inode.fileAclHigh !== 0) throw corrupt(`i_file_acl_hi is ${inode.fileAclHigh}, should be zero`, where);
+    if (linuxOs && inode.blocksHigh !== 0) throw corrupt(`i_blocks_hi is ${inode.blocksHigh}, should be zero`, where);
+  }
+
+  /** Claims the extended attribute block (shared blocks once); returns 1 when there is one. */
+  function claimEaBlock(inode: Inode, where: Ext2Location): number {
+    if (inode.fileAcl === 0) return 0;
+    if (!hasEa) throw corrupt(`i_file_acl is ${inode.fileAcl}, should be zero (no ext_attr feature)`, where);
+    if (inode.fileAcl < first || inode.fileAcl >= sb.blocksCount) {
+      throw corrupt(`extended attribute block ${inode.fileAcl} is outside the filesystem`, where);
+    }
+    const refs = eaRefs.get(inode.fileAcl);
+    if (refs === undefined) claim(inode.fileAcl, where, 'extended attribute');
+    eaRefs.set(inode.fileAcl, (refs ?? 0) + 1);
+    return 1;
+  }
+
+  /** Walks an inode's block map claiming every block; returns how many blocks (data + map) it has. */
+  function claimMap(inode: Inode, where: Ext2Location, what: 'data' | 'bad' | 'journal' | 'reserved'): number {
+    let count = 0;
+    const limit = what === 'bad' ? maxMappableBlocks(bs) : vol.logicalLimit(inode);
+    walkBlockMap(vol, inode.block, limit, where, {
+      data(_logical, physical) {
+        claim(physical, where, what === 'bad' ? 'bad' : 'data');
+        if (what === 'bad') badBlocks.push(physical);
+        count++;
+      },
+      mapBlock(physical) {
+        claim(physical, where, 'block map');
+        count++;
+      },
+    });
+    return count;
+  }
+
+  function accountInode(inode: Inode, type: FileType): void {
+    switch (type) {
+      case 'file': {
+        summary.files++;
+        summary.fileBytes += inode.size;
+        summary.fileBytesAllNames += inode.size * inode.linksCount;
+        if (inode.linksCount > 1) {
+          summary.hardLinkedFiles++;
+          summary.extraHardLinks += inode.linksCount - 1;
+        }
+        for (const r of summary.clusterRounded) r.bytes += Math.ceil(inode.size / r.clusterSize) * r.clusterSize * inode.linksCount;
+        break;
+      }
+      case 'dir': summary.directories++; break;
+      case 'symlink':
+        summary.symlinks++;
+        summary.symlinkBytes += inode.size * inode.linksCount;
+        for (const r of summary.clusterRounded) r.bytes += Math.ceil(inode.size / r.clusterSize) * r.clusterSize * inode.linksCount;
+        break;
+      case 'fifo': summary.fifos++; break;
+      case 'char': summary.charDevices++; break;
+      case 'block': summary.blockDevices++; break;
+      case 'socket': summary.sockets++; break;
+    }
+  }
+
+  /** Reserved inodes (1, 3..first_ino−1): the bad blocks list, the resize inode, the journal, others. */
+  function checkReservedInode(inode: Inode): void {
+    const ino = inode.ino;
+    const where = { inode: ino };
+    const hasMap = inode.block.some((b) => b !== 0);
+    checkCommonFields(inode, where);
+    if (ino === BAD_BLOCKS_INO) {
+      const n = claimMap(inode, where, 'bad');
+      summary.blocks.bad = badBlocks.length;
+      summary.blocks.reservedInodes += n - badBlocks.length;
+      if (inode.blocks512 !== n * sectorsPerBlock) throw corrupt(`i_blocks is ${inode.blocks512}, should be ${n * sectorsPerBlock}`, where);
+      return;
+    }
+    if (ino === RESIZE_INO) {
+      checkResizeInode(inode, hasMap);
+      return;
+    }
+    if (inode.mode !== 0 && (inode.mode & S_IFMT) !== S_IFREG) throw corrupt(`reserved inode has a bad mode 0o${inode.mode.toString(8)}`, where);
+    if (ino === JOURNAL_INO && hasJournal) {
+      if (sb.journalInum !== JOURNAL_INO) throw unsupported(`the journal is in inode ${sb.journalInum}, not the usual inode 8`);
+      if ((inode.mode & S_IFMT) !== S_IFREG || inode.linksCount === 0) throw corrupt('the journal inode is not a regular file in use', where);
+      const n = claimMap(inode, where, 'journal');
+      summary.blocks.journal = n;
+      if (inode.blocks512 !== n * sectorsPerBlock) throw corrupt(`i_blocks is ${inode.blocks512}, should be ${n * sectorsPerBlock}`, where);
+      const extents = vol.fileExtents(inode, where);
+      if (extents.length === 0 || extents[0]!.logical !== 0) throw corrupt('the journal has no first block', where);
+      checkJournalSuperblock(vol.readBlock(extents[0]!.physical), bs, Math.ceil(inode.size / bs), where);
+      return;
+    }
+    if (hasMap) {
+      if (ino === JOURNAL_INO) throw corrupt('the journal inode has blocks but the filesystem has no journal', where);
+      const n = claimMap(inode, where, 'reserved') + claimEaBlock(inode, where);
+      summary.blocks.reservedInodes += n;
+      if (inode.blocks512 !== n * sectorsPerBlock) throw corrupt(`i_blocks is ${inode.blocks512}, should be ${n * sectorsPerBlock}`, where);
+    }
+  }
+
+  /**
+   * The resize inode (resize_inode feature) maps the reserved GDT blocks through its DIND block:
+   * entry (desc_blocks + i) mod p of the DIND is the primary reserved GDT block i, which lists its
+   * backups in the groups holding superblock copies. Those blocks are metadata already; only the
+   * DIND block itself is claimed here.
+   */
+  function checkResizeInode(inode: Inode, hasMap: boolean): void {
+    const where = { inode: RESIZE_INO };
+    if ((sb.compat & COMPAT.resize_inode) === 0) {
+      if (hasMap) throw corrupt('the resize inode has blocks but the filesystem lacks resize_inode', where);
+      return;
+    }
+    const dind = inode.block[13]!;
+    for (let i = 0; i < 15; i++) {
+      if (i !== 13 && inode.block[i] !== 0) throw corrupt('the resize inode is not valid (unexpected block pointers)', where);
+    }
+    if (dind === 0) {
+      if (sb.reservedGdtBlocks !== 0) throw corrupt('the resize inode is not valid (no double indirect block)', where);
+      return;
+    }
+    if (dind < first || dind >= sb.blocksCount) throw corrupt(`the resize inode's block ${dind} is outside the filesystem`, where);
+    claim(dind, where, 'resize inode');
+    summary.blocks.reservedInodes++;
+    const p = bs / 4;
+    const dindBuf = vol.readBlock(dind);
+    const backups: number[] = [];
+    for (let g = 1; g < sb.groupCount; g++) if (layout.hasSuperblock(g)) backups.push(g);
+    for (let i = 0; i < sb.reservedGdtBlocks; i++) {
+      const primary = first + 1 + layout.descBlocks + i;
+      if (u32(dindBuf, 4 * ((layout.descBlocks + i) % p)) !== primary) {
+        throw corrupt(`the resize inode is not valid (reserved GDT block ${primary} is not mapped)`, where);
+      }
+      const ind = vol.readBlock(primary);
+      for (let k = 0; k < backups.length && k < p; k++) {
+        const expected = layout.groupStart(backups[k]!) + 1 + layout.descBlocks + i;
+        if (u32(ind, 4 * k) !== expected) {
+          throw corrupt(`the resize inode is not valid (backup ${expected} of reserved GDT block ${primary} is not mapped)`, where);
+        }
+      }
+    }
+  }
+
+  /** The entry table of an extended attribute block must stay inside the block. */
+  function checkEaEntries(ea: Uint8Array, where: Ext2Location): void {
+    let o = 32;
+    while (o + 4 <= bs && u32(ea, o) !== 0) {
+      if (o + 16 > bs) throw corrupt('extended attribute entry runs past the block', where);
+      const nameLen = ea[o]!;
+      const valueOffs = u16(ea, o + 2);
+      const valueInum = u32(ea, o + 4);
+      const valueSize = u32(ea, o + 8);
+      if (valueInum !== 0) throw unsupported('extended attribute stored in an inode (ea_inode)', where);
+      if (valueSize > 0 && (valueOffs < 32 || valueOffs + valueSize > bs)) throw corrupt('extended attribute value lies outside the block', where);
+      o += (16 + nameLen + 3) & ~3;
+    }
+    if (o + 4 > bs) throw corrupt('extended attribute entry table is not terminated', where);
+  }
+}
+
+export { Ext2Error };

@@ -1,0 +1,173 @@
+import { walkBlockMap, appendToExtents, maxMappableBlocks, type Extent, type BlockMapContext } from './block-map.js';
+import { readBytes, type ByteSource } from './byte-source.js';
+import { forEachDirEntry, type DirEntry } from './directory.js';
+import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
+import { INCOMPAT } from './features.js';
+import { GroupTable, GROUP_DESC_SIZE, Layout } from './groups.js';
+import { decodeInode, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type Inode } from './inode.js';
+import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
+
+/** How many recently read blocks to keep (inode table and map blocks are read again and again). */
+const BLOCK_CACHE_ENTRIES = 256;
+
+/**
+ * An opened ext2 filesystem: the superblock and descriptors validated, blocks and inodes readable.
+ * Opening checks only the fixed structures; `checkFilesystem` checks everything else.
+ */
+export class Ext2Volume implements BlockMapContext {
+  readonly blockSize: number;
+  readonly firstDataBlock: number;
+  readonly blocksCount: number;
+  readonly hasFiletype: boolean;
+  private readonly cache = new Map<number, Uint8Array>();
+
+  private constructor(
+    readonly source: ByteSource,
+    readonly sb: Superblock,
+    readonly groups: GroupTable,
+    readonly layout: Layout,
+  ) {
+    this.blockSize = sb.blockSize;
+    this.firstDataBlock = sb.firstDataBlock;
+    this.blocksCount = sb.blocksCount;
+    // The Hurd writes no file types even with the feature set; e2fsck accepts that (it would only
+    // clear the feature in a read-write run), so records are read as without the feature there.
+    this.hasFiletype = (sb.incompat & INCOMPAT.filetype) !== 0 && sb.creatorOs !== CREATOR_OS_HURD;
+  }
+
+  /** Reads and validates the superblock and the group descriptor table. */
+  static open(source: ByteSource): Ext2Volume {
+    if (source.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) {
+      throw new Ext2Error('not-ext2', `the device is too small to hold an ext2 filesystem (${source.size} bytes)`);
+    }
+    const sb = decodeSuperblock(readBytes(source, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE));
+    validateSuperblock(sb, source.size);
+    const descBytes = sb.groupCount * GROUP_DESC_SIZE;
+    const descStart = (sb.firstDataBlock + 1) * sb.blockSize;
+    const groups = GroupTable.decode(readBytes(source, descStart, descBytes), sb.groupCount);
+    const layout = new Layout(sb, groups);
+    layout.validate();
+    return new Ext2Volume(source, sb, groups, layout);
+  }
+
+  /** One block, from a small cache. The returned bytes must not be modified. */
+  readBlock(block: number): Uint8Array {
+    const hit = this.cache.get(block);
+    if (hit !== undefined) return hit;
+    if (block < 0 || block >= this.blocksCount) throw corrupt(`read of block ${block} outside the filesystem`);
+    const data = readBytes(this.source, block * this.blockSize, this.blockSize);
+    if (this.cache.size >= BLOCK_CACHE_ENTRIES) {
+      const oldest = this.cache.keys().next().value as number;
+      this.cache.delete(oldest);
+    }
+    this.cache.set(block, data);
+    return data;
+  }
+
+  /** `count` consecutive blocks in one read (not cached: for sequential scans). */
+  readBlocks(start: number, count: number): Uint8Array {
+    if (start < 0 || count < 0 || start + count > this.blocksCount) {
+      throw corrupt(`read of blocks ${start}..${start + count - 1} outside the filesystem`);
+    }
+    return readBytes(this.source, start * this.blockSize, count * this.blockSize);
+  }
+
+  /** Byte position of inode `ino` in its inode table. */
+  inodePosition(ino: number): number {
+    const { sb } = this;
+    if (!Number.isInteger(ino) || ino < 1 || ino > sb.inodesCount) {
+      throw corrupt(`inode number ${ino} is out of range (1..${sb.inodesCount})`);
+    }
+    const group = Math.floor((ino - 1) / sb.inodesPerGroup);
+    const index = (ino - 1) % sb.inodesPerGroup;
+    return this.groups.inodeTable[group]! * this.blockSize + index * sb.inodeSize;
+  }
+
+  readInode(ino: number): Inode {
+    const pos = this.inodePosition(ino);
+    const block = Math.floor(pos / this.blockSize);
+    const within = pos - block * this.blockSize;
+    const bytes = this.readBlock(block).subarray(within, within + this.sb.inodeSize);
+    return decodeInode(bytes, ino, this.sb.inodeSize);
+  }
+
+  /** How many logical blocks of data an inode may map (the e2fsck rule: data at k needs size ≥ k·bs). */
+  logicalLimit(inode: Inode): number {
+    const type = inode.mode & S_IFMT;
+    if (type === S_IFDIR) return inode.size / this.blockSize + this.sb.preallocDirBlocks;
+    if (type === S_IFLNK) return 1;
+    return Math.min(Math.floor(inode.size / this.blockSize) + 1, maxMappableBlocks(this.blockSize));
+  }
+
+  /**
+   * The data of a file as physical extents in logical order; holes are the gaps between them.
+   * Only blocks within the file's size are returned (ceil(size / block size) logical blocks).
+   */
+  fileExtents(inode: Inode, where: Ext2Location = { inode: inode.ino }): Extent[] {
+    const extents: Extent[] = [];
+    const dataBlocks = Math.ceil(inode.size / this.blockSize);
+    walkBlockMap(this, inode.block, this.logicalLimit(inode), where, {
+      data(logical, physical) {
+        if (logical < dataBlocks) appendToExtents(extents, logical, physical);
+      },
+      mapBlock() {},
+    });
+    return extents;
+  }
+
+  /**
+   * Reads `length` bytes of a file from `offset` (holes read as zeros). The caller bounds the
+   * length: this allocates what it is asked for.
+   */
+  readFile(inode: Inode, offset: number, length: number, extents: Extent[] = this.fileExtents(inode)): Uint8Array {
+    const end = Math.min(offset + length, inode.size);
+    const out = new Uint8Array(Math.max(0, end - offset));
+    const bs = this.blockSize;
+    for (const e of extents) {
+      const eStart = e.logical * bs;
+      const eEnd = (e.logical + e.length) * bs;
+      const from = Math.max(eStart, offset);
+      const to = Math.min(eEnd, end);
+      if (from >= to) continue;
+      const bytes = readBytes(this.source, e.physical * bs + (from - eStart), to - from);
+      out.set(bytes, from - offset);
+    }
+    return out;
+  }
+
+  /** The target bytes of a symlink: inside i_block (fast) or in its one data block (slow). */
+  readSymlink(inode: Inode): Uint8Array {
+    if (this.isFastSymlink(inode)) {
+      return inode.blockBytes.slice(0, Math.min(inode.size, 59));
+    }
+    if (inode.size >= this.blockSize) throw corrupt(`symlink target of ${inode.size} bytes is longer than a block`, { inode: inode.ino });
+    return this.readFile(inode, 0, inode.size);
+  }
+
+  /** A fast symlink keeps its target in i_block: no data blocks (i_blocks counts only an EA block). */
+  isFastSymlink(inode: Inode): boolean {
+    if ((inode.mode & S_IFMT) !== S_IFLNK) return false;
+    const eaBlocks = inode.fileAcl !== 0 ? this.blockSize / 512 : 0;
+    return inode.blocks512 - eaBlocks === 0;
+  }
+
+  /** Calls `visit` for every used record of a directory, block by block in logical order. */
+  forEachDirEntry(
+    inode: Inode,
+    where: Ext2Location,
+    visit: (entry: DirEntry, logicalBlock: number) => void,
+    extents: Extent[] = this.fileExtents(inode, where),
+  ): void {
+    for (const e of extents) {
+      for (let i = 0; i < e.length; i++) {
+        const logical = e.logical + i;
+        const block = this.readBlock(e.physical + i);
+        forEachDirEntry(block, this.blockSize, this.hasFiletype, { ...where, block: e.physical + i }, (entry) => visit(entry, logical));
+      }
+    }
+  }
+
+  isRegular(inode: Inode): boolean {
+    return (inode.mode & S_IFMT) === S_IFREG;
+  }
+}
