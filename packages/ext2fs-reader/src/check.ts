@@ -307,6 +307,9 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       throw corrupt('has the imagic flag on a filesystem without imagic_inodes', where);
     }
     if (type !== 'file' && inode.sizeHigh !== 0) throw corrupt(`has i_size_high ${inode.sizeHigh} but is not a regular file`, where);
+    if (type === 'file' && inode.size > maxMappableBlocks(bs) * bs) {
+      throw corrupt(`i_size ${inode.size} is larger than a block-mapped file can be with ${bs}-byte blocks`, where);
+    }
     if (type === 'file' && !largeFile && inode.size >= 2 ** 31) {
       throw corrupt(`is ${inode.size} bytes (2 GiB or more) on a filesystem without large_file`, where);
     }

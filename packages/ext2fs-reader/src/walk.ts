@@ -79,6 +79,9 @@ export function walkTree(vol: Ext2Volume, hooks: WalkHooks): void {
         if (isDot(rec.name) || isDotDot(rec.name)) throw corrupt(`has a second '${decodeName(rec.name)}' record`, at);
         const name = rec.name.slice();
         const childPath = joinPath(path, decodeName(name));
+        if (rec.inode > vol.sb.inodesCount) {
+          throw corrupt(`directory entry points to inode ${rec.inode}, out of range (1..${vol.sb.inodesCount})`, { path: childPath });
+        }
         const child = vol.readInode(rec.inode);
         hooks.entry({ parentIno: ino, parentPath: path, name, path: childPath, ino: rec.inode, fileType: rec.fileType, inode: child });
         if ((child.mode & S_IFMT) === S_IFDIR) {

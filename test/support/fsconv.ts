@@ -1,0 +1,37 @@
+// Runs the built fsconv CLI the way a user does (a separate process), with a bounded heap so a
+// reader that allocated in proportion to a number read from disk would crash the test, and a
+// timeout so one that hangs would fail it.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tryRun } from './run.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FSCONV_BIN = join(REPO_ROOT, 'packages', 'cli', 'bin', 'fsconv.mjs');
+
+export interface FsconvResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export function fsconv(args: readonly string[], opts: { heapMiB?: number; timeoutMs?: number } = {}): FsconvResult {
+  const start = Date.now();
+  const r = tryRun(process.execPath, [`--max-old-space-size=${opts.heapMiB ?? 256}`, FSCONV_BIN, ...args], {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+  });
+  return { status: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), ms: Date.now() - start };
+}
+
+/** A refusal as the brief wants it: exit 1 and exactly one line on stderr, no stack trace. */
+export function expectOneLineRefusal(r: FsconvResult): string {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  if (r.status !== 1 || lines.length !== 1 || !lines[0]!.startsWith('fsconv: ') || /internal error|\n\s+at /.test(r.stderr)) {
+    throw new Error(`expected a one-line refusal with exit 1, got exit ${r.status}:\n${r.stderr}`);
+  }
+  return lines[0]!;
+}
+
+export const sha256File = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
