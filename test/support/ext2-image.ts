@@ -6,11 +6,16 @@
 //   device nodes (old and new device encodings), and keeps holes: only blocks holding data are
 //   allocated, also across the DIND and TIND levels. It sorts each directory (byte order under
 //   LC_ALL=C, which we set), so inode numbers do not depend on the host's readdir order.
-// - Times: with 128-byte inodes atime and mtime are copied (32-bit signed seconds); with 256-byte
-//   inodes atime is *not* copied (mkfs time), mtime loses its nanoseconds and epoch bits, and
-//   ctime is always the mkfs time. So for inodes > 128 bytes we set atime/mtime afterwards with
-//   `debugfs -w` (`sif <ino> atime @SEC` + `atime_extra`), exactly as on the host
-//   (exactTimes: false turns that off).
+// - It also turns all-zero data blocks into holes (a 1 KiB-block image of a host file with 4 KiB
+//   allocation units maps exactly the 1 KiB blocks that hold non-zero bytes).
+// - Times: atime and mtime are copied as 32-bit signed seconds; ctime is the *host* ctime (which
+//   no one can set: not reproducible). With 256-byte inodes nanoseconds and epoch bits are
+//   dropped (2100 becomes 1963) and atime comes from a stat made after reading the file, so on
+//   a relatime host it becomes "now". Hence: we run mke2fs -d (and our own walk) on a read-only
+//   noatime bind mount of the tree, and for inodes > 128 bytes set atime/mtime afterwards with
+//   `debugfs -w` (`sif <ino> atime @0xLO` + `atime_extra 0x(nsec<<2|epoch)`), exactly as on the
+//   host (exactTimes: false turns that off). The root inode's times are the mkfs time with
+//   128-byte inodes.
 // - `-r 0` (revision 0): no -O features are accepted ("Filesystem features not supported with
 //   revision 0 filesystems"); `-I` is silently ignored (inodes are 128 bytes); `-O ^filetype`
 //   is a no-op and accepted. We pass neither -I nor -O with rev0.
@@ -44,7 +49,10 @@ export interface Ext2ImageOptions {
   label?: string;
   /** Set atime/mtime exactly as on the host when inodes are > 128 bytes (default true). */
   exactTimes?: boolean;
-  /** E2FSPROGS_FAKE_TIME for mke2fs (mkfs time, ctimes, superblock times). */
+  /**
+   * A fixed "now" (seconds): E2FSPROGS_FAKE_TIME for mke2fs/e2fsck (superblock times, lost+found,
+   * reserved inodes), and every inode's ctime (mke2fs -d would copy the host ctimes).
+   */
   fakeTime?: number;
   /** Extra mke2fs -E options (comma-separated), e.g. 'hash_seed=...'. */
   extended?: string;
@@ -194,7 +202,8 @@ function mkfs(opts: Ext2ImageOptions, srcDir: string, inodeSize: number): void {
   if (opts.fakeTime !== undefined) env['E2FSPROGS_FAKE_TIME'] = String(opts.fakeTime);
   run('mke2fs', args, { env });
 
-  if (inodeSize > 128 && opts.exactTimes !== false) setExactTimes(opts.out, srcDir);
+  const exact = inodeSize > 128 && opts.exactTimes !== false;
+  if (exact || opts.fakeTime !== undefined) fixImageTimes(opts.out, srcDir, { exact, ctime: opts.fakeTime });
 }
 
 function lexists(p: Buffer): boolean {
@@ -214,17 +223,30 @@ export function encodeExtraTime(sec: bigint, nsec: bigint): { lo: number; extra:
   return { lo: Number(BigInt.asUintN(32, lo)), extra: Number((nsec << 2n) | epoch) };
 }
 
+export interface FixTimesOptions {
+  /** Set atime/mtime from the host tree, nanoseconds and epoch bits included (inodes > 128 bytes). */
+  exact: boolean;
+  /** Set every inode's ctime (root, lost+found and the tree's) to this many seconds since the epoch. */
+  ctime?: number;
+}
+
 /**
- * Sets every image inode's atime/mtime (seconds incl. epoch bits, nanoseconds) from the host
- * tree, matching entries by raw name bytes. One debugfs -w process.
+ * Fixes the times of an image made with mke2fs -d from `src`, matching entries by raw name
+ * bytes, in one debugfs -w process: exact atime/mtime from the host, and/or a fixed ctime.
  */
-export function setExactTimes(image: string, src: string): void {
+export function fixImageTimes(image: string, src: string, opts: FixTimesOptions): void {
   const commands: string[] = [];
   const done = new Set<number>();
   const srcBuf = Buffer.from(src, 'utf8');
-  const add = (ino: number, full: Buffer): void => {
+  const add = (ino: number, full: Buffer | undefined): void => {
     if (done.has(ino)) return;
     done.add(ino);
+    if (opts.ctime !== undefined) {
+      const { lo, extra } = encodeExtraTime(BigInt(opts.ctime), 0n);
+      commands.push(`sif <${ino}> ctime @0x${lo.toString(16)}`);
+      if (opts.exact) commands.push(`sif <${ino}> ctime_extra 0x${extra.toString(16)}`);
+    }
+    if (!opts.exact || full === undefined) return;
     const st = lstatSync(full, { bigint: true });
     for (const [field, ns] of [['atime', st.atimeNs], ['mtime', st.mtimeNs]] as const) {
       let sec = ns / 1_000_000_000n;
@@ -242,10 +264,13 @@ export function setExactTimes(image: string, src: string): void {
   for (const e of debugfsWalk(image)) {
     const full = Buffer.concat([srcBuf, ...e.components.flatMap((c) => [Buffer.from('/'), c])]);
     if (!lexists(full)) {
-      if (e.path === '/lost+found') continue; // created by mke2fs
-      throw new Error(`setExactTimes: ${e.path} is in the image but not in ${src}`);
+      if (e.path === '/lost+found') {
+        add(e.ino, undefined); // created by mke2fs: ctime only
+        continue;
+      }
+      throw new Error(`fixImageTimes: ${e.path} is in the image but not in ${src}`);
     }
     add(e.ino, full);
   }
-  debugfsBatch(image, commands, { write: true });
+  if (commands.length > 0) debugfsBatch(image, commands, { write: true });
 }

@@ -16,9 +16,14 @@
 //   (seconds = (s32)i_time + (extra & 3) << 32), so 2100-01-01 and 2446 show correctly and
 //   -1.5 s shows as -2 s + 500000000 ns. debugfs prints the same two words as `0xTIME:EXTRA`,
 //   decoded here the kernel's way (and the test checks they agree).
-// - mke2fs -d (1.47.0) does not carry these over: with 256-byte inodes it stores atime = mkfs
-//   time, mtime truncated to 32 bits (2100 becomes 1963) and no nanoseconds; ctime is always the
-//   mkfs time. makeExt2Image therefore sets atime/mtime afterwards (see ext2-image.ts).
+// - mke2fs -d (1.47.0) does not carry these over: with 256-byte inodes it stores mtime and atime
+//   truncated to 32 bits (2100 becomes 1963) without nanoseconds, and takes atime from a stat
+//   made *after* reading the file (so a relatime host leaks "now" in); ctime is always the host
+//   ctime. makeExt2Image therefore reads the tree through a noatime bind mount and sets atime/mtime
+//   exactly afterwards (see ext2-image.ts).
+// - A kernel using the standalone fs/ext2 driver instead would ignore the extra fields (32-bit
+//   seconds, no nanoseconds); the support test would then see the two views disagree on
+//   /times/y2100 and /times/nanos.
 import { createHash } from 'node:crypto';
 import {
   closeSync, lstatSync, mkdtempSync, openSync, readSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync,

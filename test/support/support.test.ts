@@ -45,6 +45,19 @@ function hostSha256(root: string, path: string): string {
   }
 }
 
+function sha256File(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(4 << 20);
+    let n: number;
+    while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 let rawByPath = new Map<string, Buffer>();
 function rawPath(path: string): Buffer {
   // Decoded paths of raw (non-UTF-8) names map back to their bytes through the tree facts.
@@ -159,6 +172,13 @@ describe('small tree', () => {
     expectViewsAgree(ref, dbg);
     expectViewMatchesTree(ref, facts, hashes, image);
 
+    // Reproducible with a fixed time, UUID and hash seed (ctimes included).
+    const fixed = { src, blockSize: 1024, inodeSize: 256, fakeTime: 1700000000, uuid: '5a3c7e10-2b4d-4f6a-8c9e-0123456789ab', extended: 'hash_seed=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' } as const;
+    const a = makeExt2Image({ ...fixed, out: join(work, 'fixed-a.img') });
+    const b = makeExt2Image({ ...fixed, out: join(work, 'fixed-b.img') });
+    expect(sha256File(a)).toBe(sha256File(b));
+    expect(new Set(kernelView(a).entries.map((e) => e.ctime))).toEqual(new Set([1700000000]));
+
     // 64 KiB blocks: the kernel refuses the mount, referenceView falls back to debugfs.
     const big = makeExt2Image({ src, out: join(work, 'small-64k.img'), blockSize: 65536, inodeSize: 256 });
     const ref64 = referenceView(big);
@@ -168,6 +188,26 @@ describe('small tree', () => {
     const strip = (v: View): Array<Omit<LsEntry, 'ino' | 'ctime'>> =>
       v.entries.filter((e) => e.path !== '/lost+found').map(({ ino: _i, ctime: _c, ...rest }) => rest);
     expect(strip(ref64)).toEqual(strip(ref));
+  });
+});
+
+describe('fixtures/sample.ext2', () => {
+  it('is small, clean, and both views agree on it', () => {
+    const image = join(import.meta.dirname, '../../fixtures/sample.ext2');
+    const geo = readGeometry(image);
+    expect(geo.blockSize).toBe(1024);
+    expect(geo.inodeSize).toBe(128);
+    expect(geo.blocksCount * geo.blockSize).toBeLessThanOrEqual(2 * 1024 * 1024);
+    assertE2fsckClean(image);
+    const kernel = kernelView(image);
+    expectViewsAgree(kernel, debugfsView(image));
+    const m = byPath(kernel);
+    expect(m.get('/link-fast')?.target).toBe('hello.txt');
+    expect(m.get('/link-slow')?.target.length).toBeGreaterThanOrEqual(60);
+    expect(m.get('/docs/hello-hardlink.txt')?.ino).toBe(m.get('/hello.txt')?.ino);
+    expect(m.get('/fifo')?.type).toBe('fifo');
+    expect(m.has('/café-日本語.txt')).toBe(true);
+    expect(imageBlockMap(image, m.get('/sparse.bin')!.ino).data.map((r) => r.logical)).toEqual([0, 200]);
   });
 });
 
@@ -184,7 +224,8 @@ const configs: Config[] = [
   { name: '1k-128', blockSize: 1024, inodeSize: 128 },
   { name: '1k-rev0', blockSize: 1024, inodeSize: 128, rev0: true },
   { name: '4k-256', blockSize: 4096, inodeSize: 256 },
-  { name: '2k-256-nofiletype', blockSize: 2048, inodeSize: 256, noFiletype: true },
+  { name: '2k-256', blockSize: 2048, inodeSize: 256 },
+  { name: '4k-128-nofiletype', blockSize: 4096, inodeSize: 128, noFiletype: true },
   { name: '1k-256-htree', blockSize: 1024, inodeSize: 256, htree: true },
 ];
 

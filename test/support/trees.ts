@@ -1,6 +1,8 @@
 // Builds test trees on the host filesystem (run as root: owners, device nodes, mode bits).
-// Everything is deterministic: content from a seeded PRNG, explicit owners, modes and times
-// (ctime cannot be set on the host; mke2fs stamps its own anyway).
+// Everything is deterministic: content from a seeded PRNG, explicit owners, modes, atimes and
+// mtimes (ctime cannot be set on the host; mke2fs -d copies the host's). Reading the tree
+// afterwards changes atimes on a relatime host: read it through a noatime view (makeExt2Image
+// does) or with O_NOATIME.
 //
 // Paths in TreeFacts are '/'-rooted and decoded like LsEntry paths (U+FFFD for invalid UTF-8),
 // so they can be looked up directly in a reference view.

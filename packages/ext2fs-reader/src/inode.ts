@@ -110,8 +110,8 @@ export function decodeInode(b: Uint8Array, ino: number, inodeSize: number): Inod
   return {
     ino,
     mode,
-    uid: u16(b, 0x02) | (u16(b, 0x78) << 16),
-    gid: u16(b, 0x18) | (u16(b, 0x7a) << 16),
+    uid: (u16(b, 0x02) | (u16(b, 0x78) << 16)) >>> 0,
+    gid: (u16(b, 0x18) | (u16(b, 0x7a) << 16)) >>> 0,
     size: sizeLo + sizeHigh * 2 ** 32,
     sizeHigh,
     atime: decodeTime(b, 0x08, has(0x90) ? 0x8c : undefined),
