@@ -3,6 +3,9 @@ import { DeviceError } from '@fsconv/device';
 import { Ext2Error } from '@fsconv/ext2fs-reader';
 import { infoCommand } from './commands/info.js';
 import { lsCommand } from './commands/ls.js';
+import { ConvertRefusal, convertCommand, type ConvertArgs } from './commands/convert.js';
+import { ConversionError } from '@fsconv/core';
+import { FatError } from '@fsconv/fat';
 import { LineOutput, OutputClosed } from './output.js';
 
 /** Exit codes: 0 done, 1 refused or failed (one line saying why), 2 usage. */
@@ -36,9 +39,25 @@ export async function main(argv: string[]): Promise<number> {
         result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean }, stdoutLine);
       },
     )
+    .command(
+      ['convert <source>', '$0 <source>'],
+      'Convert SOURCE to FAT (with --output: build a new FAT image and leave SOURCE untouched)',
+      (y) => convertOptions(y),
+      (a) => {
+        result = convertCommand(convertArgs(a, false), stdoutLine);
+      },
+    )
+    .command(
+      'check <source>',
+      'Dry run of convert: feasible or not, which FAT type and cluster size and why, what will be renamed or lost; writes nothing',
+      (y) => convertOptions(y),
+      (a) => {
+        result = convertCommand(convertArgs(a, true), stdoutLine);
+      },
+    )
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
     .option('quiet', { type: 'boolean', default: false, alias: 'q', describe: 'no progress bars' })
-    .demandCommand(1, 'Say what to do: info or ls.')
+    .demandCommand(1, 'Say what to do: convert, check, info or ls.')
     .strict()
     .help()
     .version(false)
@@ -62,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
       return EXIT_USAGE;
     }
-    if (e instanceof Ext2Error || e instanceof DeviceError) {
+    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError) {
       process.stderr.write(`fsconv: ${e.message}\n`);
       return EXIT_FAILED;
     }
@@ -72,4 +91,31 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.FSCONV_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
     return EXIT_FAILED;
   }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function convertOptions(y: any) {
+  return y
+    .positional('source', { type: 'string', demandOption: true, describe: 'ext2 device/image, or a directory with --from dir' })
+    .option('from', { choices: ['ext2', 'dir'], demandOption: true, describe: 'what SOURCE holds' })
+    .option('to', { choices: ['vfat+rights', 'vfat', 'msdos'], default: 'vfat+rights', describe: 'FAT flavour to build' })
+    .option('output', { alias: 'o', type: 'string', describe: 'write a new FAT image here instead of converting in place' })
+    .option('size', { type: 'string', describe: 'size of the FAT filesystem (bytes or K/M/G/T; default: the source size)' })
+    .option('fat-bits', { choices: [12, 16, 32], type: 'number', describe: 'force the FAT type' })
+    .option('cluster-size', { type: 'number', describe: 'force the cluster size in bytes (512..32768, 65536 allowed when forced)' })
+    .option('label', { type: 'string', describe: 'volume label (default: the ext2 volume name)' })
+    .option('volume-id', { type: 'string', describe: 'volume serial number, 8 hex digits (default: from the ext2 UUID)' })
+    .option('codepage', { type: 'string', default: 'cp437', describe: 'OEM code page for short names' })
+    .option('source-charset', { type: 'string', default: 'utf-8', describe: 'how source names are encoded' })
+    .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times: local, UTC or ±HH:MM' })
+    .option('partition-table', { choices: ['mbr'], describe: 'wrap the filesystem in a disk image with one partition' });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function convertArgs(a: any, dryRun: boolean): ConvertArgs {
+  return {
+    from: a.from, to: a.to, source: a.source, output: a.output, size: a.size, fatBits: a.fatBits, clusterSize: a.clusterSize,
+    label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
+    partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun,
+  };
 }

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync, constants } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
 import type { ByteSource } from '@fsconv/ext2fs-reader';
 
 /** A device or image that cannot be opened or read; the message names the path. */
@@ -63,6 +63,41 @@ export class Device implements ByteSource {
       closeSync(fd);
       throw e;
     }
+  }
+
+  /**
+   * Creates (or truncates) an image file of `size` bytes, all zeros (sparse where the filesystem
+   * allows), opened for reading and writing.
+   */
+  static create(path: string, size: number): Device {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      ftruncateSync(fd, size);
+    } catch (e) {
+      throw new DeviceError(`cannot create ${path}: ${(e as Error).message}`);
+    }
+    return new Device(path, fd, size, false);
+  }
+
+  /** Writes all of `data` at `position` (within the device). */
+  writeAt(data: Uint8Array, position: number): void {
+    if (position < 0 || position + data.length > this.size) {
+      throw new DeviceError(`${this.path}: write of ${data.length} bytes at ${position} is past the end (${this.size} bytes)`);
+    }
+    let done = 0;
+    while (done < data.length) {
+      try {
+        done += writeSync(this.fd, data, done, data.length - done, position + done);
+      } catch (e) {
+        throw new DeviceError(`${this.path}: write error at byte ${position + done}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Makes the writes so far durable. */
+  flush(): void {
+    fsyncSync(this.fd);
   }
 
   readInto(target: Uint8Array, position: number): void {

@@ -1,0 +1,330 @@
+import { Device } from '@fsconv/device';
+import {
+  ATTR, DIRENT_SIZE, encodeBootSector, encodeFsInfo, encodeLongNameSlots, encodeShortEntry, lfnChecksum,
+  parseTimeZone, planGeometry, sortRuns, streamFat, unixToFat,
+  type ClusterRun, type Geometry, type GeometryOptions, type GeometryPlan, type PlannedName, type ShortEntry, type SpaceDemand,
+} from '@fsconv/fat';
+import { directoryBytes, layoutDirectory, noteDirectory, attributesOf, type FatTarget, type NamingOptions } from './fat-layout.js';
+import type { ConversionNotes, SourceNode, SourceTree } from './model.js';
+
+/** Cluster sizes the measure pass counts for (the geometry chooses among them). */
+export const MEASURED_CLUSTER_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
+
+export interface FatBuildOptions extends GeometryOptions {
+  target: FatTarget;
+  /** Size of the FAT filesystem (the partition) in bytes. */
+  sizeBytes: number;
+  label?: string | null;
+  volumeId?: number;
+  codepage?: string;
+  sourceCharset?: string;
+  /** 'local', 'UTC' or ±HH:MM (see fat-time.ts). */
+  tz?: string;
+  /** Wrap the filesystem in a disk image with an MBR and one partition starting at 1 MiB. */
+  partitionTable?: 'mbr';
+  progress?: (phase: string, done: number, total: number) => void;
+}
+
+export interface FatMeasure {
+  demand: SpaceDemand;
+  /** Slots of each directory by its linkId (directories have one name each). */
+  directorySlots: Map<number, number>;
+  notes: ConversionNotes;
+  files: number;
+  directories: number;
+  /** Bytes of file data written (every name: hard links are copies). */
+  fileBytes: number;
+  /** Names stored (files, directories, symlinks, placeholders). */
+  entries: number;
+  label: string | null;
+  volumeId: number;
+}
+
+/** Mixes a value into a 32-bit FNV-1a hash (a deterministic volume ID for sources without one). */
+function fnv(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** A FAT volume label from a source name: uppercase, legal characters only, ≤ 11 bytes, or null. */
+export function fatLabel(name: string | null | undefined): string | null {
+  if (name === null || name === undefined) return null;
+  const cleaned = name.toUpperCase().replace(/[^A-Z0-9 !#$%&'()\-@^_`{}~]/g, '_').slice(0, 11).replace(/ +$/, '');
+  return cleaned === '' ? null : cleaned;
+}
+
+/**
+ * Pass 1: walk the whole source, name every directory's entries exactly as the write will, and
+ * count what the content needs at every cluster size. Nothing is written.
+ */
+export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasure {
+  const naming = namingOptions(tree, opts);
+  const perSize = MEASURED_CLUSTER_SIZES.map(() => 0);
+  const add = (bytes: number, atLeastOne: boolean): void => {
+    for (let i = 0; i < perSize.length; i++) {
+      const cs = MEASURED_CLUSTER_SIZES[i]!;
+      perSize[i]! += Math.max(atLeastOne ? 1 : 0, Math.ceil(bytes / cs));
+    }
+  };
+  const notes: ConversionNotes = { renames: [], duplicates: [], losses: [] };
+  const directorySlots = new Map<number, number>();
+  const firstNameOf = new Map<number, string>();
+  let largest: { bytes: number; path: string } | undefined;
+  let files = 0;
+  let directories = 0;
+  let fileBytes = 0;
+  let entries = 0;
+  let rootSlots = 0;
+  let id = 0x811c9dc5;
+
+  const root = tree.root();
+  const stack: SourceNode[] = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    const isRoot = dir === root;
+    const layout = layoutDirectory(tree, dir, isRoot, naming);
+    noteDirectory(layout, opts.target, notes);
+    directorySlots.set(dir.linkId, layout.slots);
+    if (isRoot) rootSlots = layout.slots;
+    else add(directoryBytes(layout.slots), true);
+    if (layout.rights) add(layout.rights.bytes.length, false);
+    directories++;
+    const subdirs: SourceNode[] = [];
+    for (const { node } of layout.children) {
+      entries++;
+      id = fnv(id, `${node.path}\0${node.size}\0${node.mtime.sec}`);
+      if (node.type === 'dir') {
+        subdirs.push(node);
+        continue;
+      }
+      add(node.size, false);
+      if (node.type === 'file') {
+        files++;
+        fileBytes += node.size;
+        if (largest === undefined || node.size > largest.bytes) largest = { bytes: node.size, path: node.path };
+        if (node.nlink > 1) {
+          const first = firstNameOf.get(node.linkId);
+          if (first === undefined) firstNameOf.set(node.linkId, node.path);
+          else notes.duplicates.push({ path: node.path, of: first });
+        }
+      }
+    }
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+    opts.progress?.('measure', directories, directories + stack.length);
+  }
+  const demand: SpaceDemand = {
+    clustersNeeded(clusterSize: number): number {
+      const i = MEASURED_CLUSTER_SIZES.indexOf(clusterSize);
+      if (i < 0) throw new Error(`no measure for cluster size ${clusterSize}`);
+      return perSize[i]!;
+    },
+    rootSlots,
+    ...(largest !== undefined && { largestFile: largest }),
+  };
+  return {
+    demand, directorySlots, notes, files, directories, fileBytes, entries,
+    label: naming.label, volumeId: opts.volumeId ?? tree.volumeId ?? id,
+  };
+}
+
+function namingOptions(tree: SourceTree, opts: FatBuildOptions): NamingOptions {
+  return {
+    target: opts.target,
+    codepage: opts.codepage ?? 'cp437',
+    sourceCharset: opts.sourceCharset ?? 'utf-8',
+    label: opts.label !== undefined ? fatLabel(opts.label) : fatLabel(tree.label),
+  };
+}
+
+/** Chooses the geometry for a measured source (the dry run stops here). */
+export function planFat(measure: FatMeasure, opts: FatBuildOptions): GeometryPlan {
+  return planGeometry(opts.sizeBytes, measure.demand, opts);
+}
+
+export interface FatBuildResult {
+  geometry: Geometry;
+  clustersUsed: number;
+  bytesWritten: number;
+  imageBytes: number;
+  partitionOffset: number;
+}
+
+/** The partition starts at 1 MiB in disk images, as partitioning tools place it. */
+export const PARTITION_OFFSET = 1 << 20;
+
+/**
+ * Pass 2: writes a new FAT image (optionally inside an MBR disk image) to `outputPath`.
+ * Clusters are handed out in depth-first order, each file and directory in one run, so the FAT is
+ * streamed from the run list. The output is a pure function of the source and the options.
+ */
+export function writeFatImage(tree: SourceTree, measure: FatMeasure, g: Geometry, outputPath: string, opts: FatBuildOptions): FatBuildResult {
+  const naming = namingOptions(tree, opts);
+  const tzOffset = parseTimeZone(opts.tz ?? 'local');
+  const partOffset = opts.partitionTable === 'mbr' ? PARTITION_OFFSET : 0;
+  const fsBytes = g.totalSectors * g.bytesPerSector;
+  const imageBytes = partOffset + fsBytes;
+  const dev = Device.create(outputPath, imageBytes);
+  let bytesWritten = 0;
+  const write = (data: Uint8Array, fsPosition: number): void => {
+    dev.writeAt(data, partOffset + fsPosition);
+    bytesWritten += data.length;
+  };
+  try {
+    const cs = g.clusterSize;
+    const clusterPos = (c: number): number => (g.dataStartSector + (c - 2) * g.sectorsPerCluster) * g.bytesPerSector;
+    const runs: ClusterRun[] = [];
+    let nextCluster = 2;
+    const allocate = (bytes: number, atLeastOne: boolean): number => {
+      const n = Math.max(atLeastOne ? 1 : 0, Math.ceil(bytes / cs));
+      if (n === 0) return 0;
+      if (nextCluster + n > g.clusterCount + 2) throw new Error(`out of clusters (internal: the measure said it fits)`);
+      const start = nextCluster;
+      nextCluster += n;
+      runs.push({ start, length: n, next: 0 });
+      return start;
+    };
+    const writeData = (node: SourceNode, start: number): void => {
+      const chunk = new Uint8Array(Math.min(node.size, 1 << 20));
+      for (let off = 0; off < node.size; off += chunk.length) {
+        const part = chunk.subarray(0, Math.min(chunk.length, node.size - off));
+        tree.readFile(node, off, part);
+        write(part, clusterPos(start) + off);
+      }
+    };
+
+    const entryTimes = (n: SourceNode) => {
+      const m = unixToFat(n.mtime.sec, n.mtime.nsec, tzOffset(n.mtime.sec));
+      const c = unixToFat(n.ctime.sec, n.ctime.nsec, tzOffset(n.ctime.sec));
+      const a = unixToFat(n.atime.sec, n.atime.nsec, tzOffset(n.atime.sec));
+      return { createCentis: c.centis, createTime: c.time, createDate: c.date, accessDate: a.date, writeTime: m.time, writeDate: m.date };
+    };
+    const shortEntry = (name: Uint8Array, ntCase: number, attr: number, cluster: number, size: number, times: SourceNode): ShortEntry => ({
+      name, attr, ntCase, cluster, size, ...entryTimes(times),
+    });
+    const put = (buf: Uint8Array, slot: number, planned: PlannedName, entry: ShortEntry): number => {
+      let o = slot * DIRENT_SIZE;
+      if (planned.longName !== null) o = encodeLongNameSlots(planned.longName, lfnChecksum(planned.shortName), buf, o);
+      encodeShortEntry(entry, buf, o);
+      return o / DIRENT_SIZE + 1;
+    };
+    const dotName = (dots: 1 | 2): Uint8Array => {
+      const n = new Uint8Array(11).fill(0x20);
+      n.fill(0x2e, 0, dots);
+      return n;
+    };
+
+    const root = tree.root();
+    const rootIsCluster = g.fatBits === 32;
+    const rootSlots = measure.directorySlots.get(root.linkId)!;
+    const rootStart = rootIsCluster ? allocate(directoryBytes(rootSlots), true) : 0;
+    const stack: Array<{ node: SourceNode; start: number; parentStart: number; parent: SourceNode | null }> = [
+      { node: root, start: rootStart, parentStart: 0, parent: null },
+    ];
+    let dirsDone = 0;
+    while (stack.length > 0) {
+      const { node: dir, start, parentStart, parent } = stack.pop()!;
+      const isRoot = parent === null;
+      const layout = layoutDirectory(tree, dir, isRoot, naming);
+      const slots = layout.slots;
+      const bytes = isRoot && !rootIsCluster ? g.rootEntries * DIRENT_SIZE : Math.max(1, Math.ceil(directoryBytes(slots) / cs)) * cs;
+      const buf = new Uint8Array(bytes);
+      let slot = 0;
+      if (!isRoot) {
+        encodeShortEntry(shortEntry(dotName(1), 0, ATTR.directory, start, 0, dir), buf, 0);
+        // '..' of a child of the root points to cluster 0, even on FAT32.
+        encodeShortEntry(shortEntry(dotName(2), 0, ATTR.directory, parent === root ? 0 : parentStart, 0, parent!), buf, DIRENT_SIZE);
+        slot = 2;
+      } else if (naming.label !== null) {
+        const label = new Uint8Array(11).fill(0x20);
+        label.set(new TextEncoder().encode(naming.label).subarray(0, 11));
+        encodeShortEntry(shortEntry(label, 0, ATTR.volumeLabel, 0, 0, dir), buf, 0);
+        slot = 1;
+      }
+      if (layout.rights) {
+        const rs = allocate(layout.rights.bytes.length, false);
+        if (rs !== 0) write(layout.rights.bytes, clusterPos(rs));
+        slot = put(buf, slot, layout.rights.name,
+          shortEntry(layout.rights.name.shortName, layout.rights.name.ntCase, ATTR.hidden | ATTR.system | ATTR.archive, rs, layout.rights.bytes.length, dir));
+      }
+      const subdirs: Array<{ node: SourceNode; start: number; parentStart: number; parent: SourceNode }> = [];
+      for (const { node, name } of layout.children) {
+        let first = 0;
+        let size = 0;
+        if (node.type === 'dir') {
+          first = allocate(directoryBytes(measure.directorySlots.get(node.linkId)!), true);
+          subdirs.push({ node, start: first, parentStart: start, parent: dir });
+        } else if (node.type === 'file' || node.type === 'symlink') {
+          size = node.size;
+          first = allocate(size, false);
+          if (first !== 0) writeData(node, first);
+        }
+        slot = put(buf, slot, name, shortEntry(name.shortName, name.ntCase, attributesOf(node), first, size, node));
+      }
+      if (slot !== slots) throw new Error(`${dir.path}: wrote ${slot} slots, measured ${slots} (internal)`);
+      write(buf, isRoot && !rootIsCluster ? (g.reservedSectors + 2 * g.fatSectors) * g.bytesPerSector : clusterPos(start));
+      for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+      opts.progress?.('write', ++dirsDone, measure.directories);
+    }
+
+    // The FATs, streamed from the runs (both copies identical).
+    sortRuns(runs);
+    const fatBytes = g.fatSectors * g.bytesPerSector;
+    for (let copy = 0; copy < 2; copy++) {
+      let pos = (g.reservedSectors + copy * g.fatSectors) * g.bytesPerSector;
+      for (const chunk of streamFat(g.fatBits, fatBytes, runs)) {
+        write(chunk, pos);
+        pos += chunk.length;
+      }
+    }
+    const clustersUsed = nextCluster - 2;
+
+    // The boot region last: until it is written the image is not a FAT volume.
+    const boot = encodeBootSector({
+      fatBits: g.fatBits, bytesPerSector: g.bytesPerSector, sectorsPerCluster: g.sectorsPerCluster,
+      reservedSectors: g.reservedSectors, numFats: 2, rootEntries: g.rootEntries, totalSectors: g.totalSectors,
+      fatSectors: g.fatSectors, media: 0xf8, sectorsPerTrack: 63, heads: 255, hiddenSectors: partOffset / 512,
+      volumeId: measure.volumeId, label: naming.label ?? '', oemName: 'FSCONV  ',
+      rootCluster: rootIsCluster ? rootStart : 0, fsInfoSector: rootIsCluster ? 1 : 0, backupBootSector: rootIsCluster ? 6 : 0,
+    });
+    write(boot, 0);
+    if (rootIsCluster) {
+      const info = encodeFsInfo(g.clusterCount - clustersUsed, nextCluster <= g.clusterCount + 1 ? nextCluster : 0xffffffff);
+      write(info, g.bytesPerSector);
+      write(boot, 6 * g.bytesPerSector);
+      write(info, 7 * g.bytesPerSector);
+    }
+    if (partOffset > 0) {
+      dev.writeAt(encodeMbr(g, partOffset, fsBytes), 0);
+      bytesWritten += 512;
+    }
+    dev.flush();
+    return { geometry: g, clustersUsed, bytesWritten, imageBytes, partitionOffset: partOffset };
+  } finally {
+    dev.close();
+  }
+}
+
+/** MBR partition type for a FAT type and size (LBA types: 0x0E FAT16, 0x0C FAT32). */
+export function mbrPartitionType(fatBits: 12 | 16 | 32, sectors: number): number {
+  if (fatBits === 12) return 0x01;
+  if (fatBits === 16) return sectors < 65536 ? 0x04 : 0x0e;
+  return 0x0c;
+}
+
+/** A master boot record with one partition (no boot code; CHS fields saying "use LBA"). */
+export function encodeMbr(g: Geometry, partOffset: number, fsBytes: number): Uint8Array {
+  const mbr = new Uint8Array(512);
+  const e = 446;
+  const startLba = partOffset / 512;
+  const sectors = fsBytes / 512;
+  mbr[e] = 0x00;
+  mbr.set([0xfe, 0xff, 0xff], e + 1);
+  mbr[e + 4] = mbrPartitionType(g.fatBits, g.totalSectors);
+  mbr.set([0xfe, 0xff, 0xff], e + 5);
+  const v = new DataView(mbr.buffer);
+  v.setUint32(e + 8, startLba, true);
+  v.setUint32(e + 12, sectors, true);
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  return mbr;
+}

@@ -1,0 +1,5 @@
+export * from './model.js';
+export * from './import-ext2.js';
+export * from './import-dir.js';
+export * from './fat-layout.js';
+export * from './build-fat-image.js';
