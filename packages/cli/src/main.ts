@@ -34,9 +34,10 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       'ls <device>',
       'List every entry on DEVICE with its Unix metadata (reads only)',
-      (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'block device or image file' }),
+      (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'block device or image file' })
+        .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times without a rights file: local, UTC or ±HH:MM' }),
       (a) => {
-        result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean }, stdoutLine);
+        result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, tz: a.tz as string }, stdoutLine);
       },
     )
     .command(

@@ -1,6 +1,8 @@
 import { CREATOR_OS, COMPAT, superblockFeatures, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
+import { listFatVolume } from '@fsconv/core';
+import type { FatVolume } from '@fsconv/fat';
 import { cString, formatBytes, formatUuid } from '../format.js';
-import { openCheckedExt2 } from '../open-volume.js';
+import { openVolume } from '../open-volume.js';
 
 export interface InfoArgs {
   device: string;
@@ -10,7 +12,15 @@ export interface InfoArgs {
 
 /** `fsconv info DEVICE`: what is on the device, its sizes and counts (after a full check). */
 export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
-  const { device, volume, summary } = openCheckedExt2(args.device, args.quiet || args.json);
+  const opened = openVolume(args.device, args.quiet || args.json);
+  if (opened.kind === 'fat') {
+    try {
+      return fatInfo(args, opened.device.size, opened.volume, out);
+    } finally {
+      opened.device.close();
+    }
+  }
+  const { device, volume, summary } = opened;
   try {
     const sb = volume.sb;
     const state = [sb.state & STATE_VALID ? 'clean' : 'not clean', ...(sb.state & STATE_ERRORS ? ['errors'] : [])].join(', ');
@@ -78,4 +88,52 @@ export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
   } finally {
     device.close();
   }
+}
+
+/** `info` on a FAT volume: its geometry and space, and what the rights files describe. */
+function fatInfo(args: InfoArgs, deviceBytes: number, vol: FatVolume, out: (s: string) => void): number {
+  const counts: Record<string, number> = { file: 0, dir: 0, symlink: 0, fifo: 0, char: 0, block: 0, socket: 0 };
+  let bytes = 0;
+  const listing = listFatVolume(vol, (e) => {
+    counts[e.type] = (counts[e.type] ?? 0) + 1;
+    bytes += e.size ?? 0;
+  });
+  const free = vol.freeClusters();
+  const b = vol.boot;
+  const info = {
+    device: args.device,
+    deviceBytes,
+    type: `FAT${vol.fatBits}`,
+    label: vol.label,
+    volumeId: (b.volumeId >>> 0).toString(16).toUpperCase().padStart(8, '0').replace(/^(....)/, '$1-'),
+    bytesPerSector: b.bytesPerSector,
+    clusterSize: vol.clusterSize,
+    clusters: { total: vol.clusterCount, free, used: vol.clusterCount - free },
+    reservedSectors: b.reservedSectors,
+    fatSectors: b.fatSectors,
+    rootEntries: b.rootEntries,
+    rightsFiles: listing.rightsFiles,
+    entries: listing.entries,
+    entriesWithRights: listing.withRights,
+    counts,
+    fileBytes: bytes,
+  };
+  if (args.json) {
+    out(JSON.stringify(info, null, 2));
+    return 0;
+  }
+  out([
+    `Device:       ${info.device} (${formatBytes(info.deviceBytes)})`,
+    `Filesystem:   ${info.type}${info.rightsFiles > 0 ? ' with rights files (vfat+rights)' : ''}`,
+    `Label:        ${info.label ?? '(none)'}`,
+    `Volume ID:    ${info.volumeId}`,
+    `Clusters:     ${info.clusters.total} of ${info.clusterSize} bytes, ${info.clusters.free} free (${formatBytes(info.clusters.free * info.clusterSize)})`,
+    `Layout:       ${info.reservedSectors} reserved sectors, 2 FATs of ${info.fatSectors} sectors` +
+      (info.rootEntries ? `, ${info.rootEntries} root entries` : ''),
+    `Entries:      ${counts.file} files, ${counts.dir} directories, ${counts.symlink} symlinks, ` +
+      `${(counts.fifo ?? 0) + (counts.char ?? 0) + (counts.block ?? 0) + (counts.socket ?? 0)} special files` +
+      ` (${info.entriesWithRights} of ${info.entries} described by rights files)`,
+    `File data:    ${formatBytes(info.fileBytes)} (${info.fileBytes} bytes)`,
+  ].join('\n'));
+  return 0;
 }

@@ -3,7 +3,7 @@ import {
 } from '@fsconv/ext2fs-reader';
 
 /**
- * One line of `fsconv ls --json`: a stable contract that tests and later tools rely on.
+ * One line of `fsconv ls --json` (docs/cli.md): a stable contract that tests and later tools rely on.
  * Fields absent for a type are omitted, never null.
  */
 export interface UnixEntry {
@@ -20,6 +20,8 @@ export interface UnixEntry {
   target?: string;
   rdev?: [number, number];
   ino: number;
+  /** On FAT volumes: where the entry is stored ('/'-rooted FAT path, names as FAT shows them). */
+  fatPath?: string;
 }
 
 export function unixEntryOfExt2(vol: Ext2Volume, e: TreeEntry): UnixEntry {
