@@ -18,6 +18,12 @@ import { buildSmallTree, buildTree, type TreeFacts } from './trees.js';
 
 let work: string;
 
+/**
+ * The support functions are synchronous and some run for many seconds: yield between them so the
+ * vitest worker can answer its RPCs (else: "Timeout calling onTaskUpdate").
+ */
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
 beforeAll(() => {
   for (const tool of ['mke2fs', 'e2fsck', 'debugfs', 'mount', 'umount', 'mknod', 'mkfifo', 'touch']) requireTool(tool);
   work = mkdtempSync(join(tmpdir(), 'fsconv-support-'));
@@ -39,6 +45,34 @@ function hostSha256(root: string, path: string): string {
     const buf = Buffer.allocUnsafe(4 << 20);
     let n: number;
     while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** sha256 of a host sparse file from its known data ranges (zeros elsewhere): no reading of holes. */
+function sparseSha256(root: string, fact: TreeFacts['sparse'][number]): string {
+  const fd = openSync(Buffer.concat([Buffer.from(root), rawPath(fact.path)]), constants.O_RDONLY | constants.O_NOATIME);
+  try {
+    const h = createHash('sha256');
+    const zeros = Buffer.alloc(4 << 20);
+    let pos = 0;
+    const zerosUntil = (end: number): void => {
+      while (pos < end) {
+        const k = Math.min(end - pos, zeros.length);
+        h.update(zeros.subarray(0, k));
+        pos += k;
+      }
+    };
+    for (const [a, b] of fact.data) {
+      zerosUntil(a);
+      const buf = Buffer.alloc(b - a);
+      expect(readSync(fd, buf, 0, buf.length, a)).toBe(buf.length);
+      h.update(buf);
+      pos = b;
+    }
+    zerosUntil(fact.size);
     return h.digest('hex');
   } finally {
     closeSync(fd);
@@ -203,7 +237,7 @@ describe('fixtures/sample.ext2', () => {
     expectViewsAgree(kernel, debugfsView(image));
     const m = byPath(kernel);
     expect(m.get('/link-fast')?.target).toBe('hello.txt');
-    expect(m.get('/link-slow')?.target.length).toBeGreaterThanOrEqual(60);
+    expect(m.get('/link-slow')?.target?.length).toBeGreaterThanOrEqual(60);
     expect(m.get('/docs/hello-hardlink.txt')?.ino).toBe(m.get('/hello.txt')?.ino);
     expect(m.get('/fifo')?.type).toBe('fifo');
     expect(m.has('/café-日本語.txt')).toBe(true);
@@ -240,7 +274,7 @@ describe('full trees', () => {
       rawByPath = new Map(facts.rawNames.map((r) => [r.path, Buffer.concat([Buffer.from('/names/'), r.raw])]));
       const hashes = new Map<string, string>();
       for (const f of facts.boundaryFiles) hashes.set(f.path, hostSha256(src, f.path));
-      for (const s of facts.sparse) hashes.set(s.path, hostSha256(src, s.path));
+      for (const s of facts.sparse) hashes.set(s.path, sparseSha256(src, s));
       for (const r of facts.rawNames) hashes.set(r.path, hostSha256(src, r.path));
       for (const p of ['/hard/b/two', '/many/f1999', '/names/é', facts.deepest!]) hashes.set(p, hostSha256(src, p));
       t = { src, facts, hashes };
@@ -250,12 +284,14 @@ describe('full trees', () => {
   };
 
   for (const c of configs) {
-    it(`${c.name}: image is clean and kernel and debugfs views agree`, () => {
+    it(`${c.name}: image is clean and kernel and debugfs views agree`, async () => {
       const { src, facts, hashes } = treeFor(c.blockSize, c.inodeSize);
+      await tick();
       const image = makeExt2Image({
         src, out: join(work, `${c.name}.img`), blockSize: c.blockSize, inodeSize: c.inodeSize,
         rev0: c.rev0, noFiletype: c.noFiletype, htree: c.htree, label: c.name,
       });
+      await tick();
       assertE2fsckClean(image);
       const geo = readGeometry(image);
       expect(geo.blockSize).toBe(c.blockSize);
@@ -264,9 +300,12 @@ describe('full trees', () => {
       expect((geo.featureIncompat & 0x2) !== 0).toBe(c.rev0 !== true && c.noFiletype !== true);
 
       const kernel = kernelView(image);
+      await tick();
       const dbg = debugfsView(image);
+      await tick();
       expectViewsAgree(kernel, dbg);
       expectViewMatchesTree(kernel, facts, hashes, image);
+      await tick();
       expect(kernel.entries.filter((e) => e.path.startsWith('/many/')).length).toBe(facts.manyCount);
 
       if (c.htree === true) {
