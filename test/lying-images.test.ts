@@ -129,13 +129,13 @@ const cases: LyingCase[] = [
 
 describe('lying images are refused in one line, untouched', () => {
   for (const c of cases) {
-    it(c.name, () => {
+    it(c.name, async () => {
       const img = join(work, `${c.name.replace(/\W+/g, '_')}.img`);
       copyFileSync(clean, img);
       c.corrupt(img);
       const before = sha256File(img);
       for (const cmd of [['info', img], ['ls', '--json', img]]) {
-        const r = fsconv(cmd, { heapMiB: 96, timeoutMs: 30_000 });
+        const r = await fsconv(cmd, { heapMiB: 96, timeoutMs: 30_000 });
         const line = expectOneLineRefusal(r);
         expect(line).toMatch(c.message);
       }
@@ -143,8 +143,8 @@ describe('lying images are refused in one line, untouched', () => {
     });
   }
 
-  it('the uncorrupted image is accepted (the cases above fail for their corruption alone)', () => {
-    expect(fsconv(['info', clean]).status).toBe(0);
-    expect(fsconv(['ls', '--json', clean]).stdout).toContain('"path":"/sub/nested.txt"');
+  it('the uncorrupted image is accepted (the cases above fail for their corruption alone)', async () => {
+    expect((await fsconv(['info', clean])).status).toBe(0);
+    expect((await fsconv(['ls', '--json', clean])).stdout).toContain('"path":"/sub/nested.txt"');
   });
 });

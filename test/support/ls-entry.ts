@@ -30,11 +30,13 @@ export interface LsEntry {
   target?: string;
   rdev?: [number, number];
   ino: number;
+  /** FAT volumes only: where the entry is stored ('/'-rooted FAT path). */
+  fatPath?: string;
 }
 
 /** Field order used by canonicalEntry (the order the contract lists them in). */
 export const LS_ENTRY_FIELDS = [
-  'path', 'type', 'size', 'mode', 'uid', 'gid', 'atime', 'mtime', 'ctime', 'nlink', 'target', 'rdev', 'ino',
+  'path', 'type', 'size', 'mode', 'uid', 'gid', 'atime', 'mtime', 'ctime', 'nlink', 'target', 'rdev', 'ino', 'fatPath',
 ] as const satisfies readonly (keyof LsEntry)[];
 
 const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -121,6 +123,7 @@ export function checkLsEntry(v: unknown): string | undefined {
     if (o[k] === null) return `field '${k}' is null (absent fields must be omitted)`;
   }
   if (typeof o['path'] !== 'string' || !o['path'].startsWith('/') || o['path'] === '/') return 'bad path';
+  if (o['fatPath'] !== undefined && (typeof o['fatPath'] !== 'string' || !o['fatPath'].startsWith('/'))) return 'bad fatPath';
   const types = ['file', 'dir', 'symlink', 'fifo', 'char', 'block', 'socket'];
   if (typeof o['type'] !== 'string' || !types.includes(o['type'])) return 'bad type';
   const isInt = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x);

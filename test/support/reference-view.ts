@@ -98,6 +98,11 @@ export function kernelView(image: string): View {
   }
 }
 
+/** The same view of a directory tree that is already on the host (raw names, exact times). */
+export function directoryView(dir: string): View {
+  return walkMounted(dir);
+}
+
 /** Unmounts `dir`, retrying a few times while it is busy. */
 export function unmount(dir: string): void {
   let last: RunError | undefined;
@@ -312,16 +317,21 @@ export function debugfsWalk(image: string): DebugfsDirEntry[] {
   const all: DebugfsDirEntry[] = [];
   let level: Array<{ ino: number; components: Buffer[]; path: string }> = [{ ino: 2, components: [], path: '' }];
   const seenDirs = new Set<number>([2]);
-  const lineRe = /^\/(\d+)\/([0-7]+)\/(-?\d+)\/(-?\d+)\/(.*)\/(\d*)\/$/;
+  // Names may hold any byte but NUL and '/' (CR and LF too), so records are matched over the whole
+  // output with [^/]* for the name, and must cover it exactly.
+  const recordRe = /\/(\d+)\/([0-7]+)\/(-?\d+)\/(-?\d+)\/([^/]*)\/(\d*)\/\n/g;
   while (level.length > 0) {
     const outputs = debugfsBatch(image, level.map((d) => `ls -p <${d.ino}>`));
     const next: typeof level = [];
     level.forEach((d, i) => {
-      const lines = outputs[i]!.split('\n').filter((l) => l !== '');
-      if (lines.length === 0) throw new Error(`debugfs ls -p <${d.ino}> (${d.path || '/'}) printed nothing`);
-      for (const line of lines) {
-        const m = lineRe.exec(line);
-        if (m === null) throw new Error(`cannot parse debugfs ls -p line in ${d.path || '/'}: ${JSON.stringify(line)}`);
+      const text = outputs[i]!;
+      const records = [...text.matchAll(recordRe)];
+      if (records.length === 0) throw new Error(`debugfs ls -p <${d.ino}> (${d.path || '/'}) printed nothing`);
+      const covered = records.reduce((n, r) => n + r[0].length, 0);
+      if (covered !== text.replace(/\n+$/, '\n').length) {
+        throw new Error(`cannot parse debugfs ls -p output of ${d.path || '/'}: ${JSON.stringify(text.slice(0, 200))}`);
+      }
+      for (const m of records) {
         const nameBytes = Buffer.from(m[5]!, 'latin1');
         const name = nameBytes.toString('latin1');
         const ino = Number(m[1]);

@@ -5,6 +5,13 @@ import {
 } from '@fsconv/fat';
 import type { UnixEntry } from './unix-entry.js';
 
+/**
+ * Whether an entry is a rights file: its name (ignoring ASCII case, docs/rights-file.md) and the
+ * hidden + system attributes we give it. A user's file that merely has the name is a file.
+ */
+const isRightsFile = (name: string, attr: number): boolean =>
+  name.toLowerCase() === RIGHTS_FILE_NAME && (attr & (ATTR.hidden | ATTR.system | ATTR.directory)) === (ATTR.hidden | ATTR.system);
+
 interface DirInfo {
   /** Original path ('/'-rooted). */
   path: string;
@@ -37,7 +44,7 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, tz 
       // '.', '..' and the volume label are no names to look up.
       if (e.short.name[0] === 0x2e || (e.short.attr & ATTR.volumeLabel) !== 0) continue;
       const { name } = vol.entryNames(e, where);
-      if (name !== RIGHTS_FILE_NAME || (e.short.attr & ATTR.directory) !== 0) continue;
+      if (!isRightsFile(name, e.short.attr)) continue;
       summary.rightsFiles++;
       const bytes = vol.readFile(e.short.cluster, e.short.size, joinPath(fatPath, name));
       let records: RightsRecord[];
@@ -53,11 +60,13 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, tz 
     return info;
   };
   loadDir('root', '/', '/');
-  let nextIno = 1;
+  // FAT has no inode numbers: names of one hard-link group share its number (an ext2 inode
+  // number, below 2^32); every other entry gets its own number above that range.
+  let nextIno = 2 ** 32;
   vol.walk((e: FatTreeEntry) => {
     const parent = dirs.get(e.parentCluster);
     if (parent === undefined) throw new FatError('corrupt', `${e.path}: its directory was not read first`);
-    if (e.name === RIGHTS_FILE_NAME && !e.isDirectory) return;
+    if (isRightsFile(e.name, e.entry.short.attr)) return;
     if ((e.entry.short.attr & ATTR.volumeLabel) !== 0) return;
     const record = parent.rights.get(e.name);
     const fatPath = joinPath(parent.fatPath, e.name);

@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
 import { fileTypeOfMode, decodeName, type Timestamp } from '@fsconv/ext2fs-reader';
 import type { SourceNode, SourceTree } from './model.js';
 
@@ -29,15 +29,27 @@ export class DirectorySource implements SourceTree {
   readonly volumeId = null;
   private readonly hostPaths = new WeakMap<SourceNode, Buffer>();
   private readonly linkIds = new Map<string, number>();
+  /** Listings are read once: a conversion reads the tree twice (measure, write) and must see it the same. */
+  private readonly listings = new Map<SourceNode, SourceNode[]>();
+  private rootNode: SourceNode | null = null;
   private open: { node: SourceNode; fd: number } | null = null;
 
   constructor(private readonly rootPath: string) {}
 
   root(): SourceNode {
-    return this.node(Buffer.from(this.rootPath), new Uint8Array(0), '/');
+    this.rootNode ??= this.node(Buffer.from(this.rootPath), new Uint8Array(0), '/');
+    return this.rootNode;
   }
 
   children(dir: SourceNode): SourceNode[] {
+    const cached = this.listings.get(dir);
+    if (cached !== undefined) return cached;
+    const listing = this.list(dir);
+    this.listings.set(dir, listing);
+    return listing;
+  }
+
+  private list(dir: SourceNode): SourceNode[] {
     const base = this.hostPaths.get(dir)!;
     const names = readdirSync(base, { encoding: 'buffer' }).sort(Buffer.compare);
     return names.map((name) => {
@@ -53,7 +65,7 @@ export class DirectorySource implements SourceTree {
     }
     if (this.open?.node !== node) {
       this.close();
-      this.open = { node, fd: openSync(this.hostPaths.get(node)!, 'r') };
+      this.open = { node, fd: openNoAtime(this.hostPaths.get(node)!) };
     }
     let done = 0;
     while (done < into.length) {
@@ -97,4 +109,17 @@ export class DirectorySource implements SourceTree {
     this.hostPaths.set(n, hostPath);
     return n;
   }
+}
+
+/** Opens for reading without touching the file's atime where allowed (owner or root), else plainly. */
+function openNoAtime(path: Buffer): number {
+  const noAtime = (constants as { O_NOATIME?: number }).O_NOATIME ?? 0;
+  if (noAtime !== 0) {
+    try {
+      return openSync(path, constants.O_RDONLY | noAtime);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    }
+  }
+  return openSync(path, constants.O_RDONLY);
 }
