@@ -49,7 +49,7 @@ export function openVolume(path: string, quiet: boolean): CheckedExt2 | OpenedFa
       throw e;
     }
     try {
-      return { kind: 'fat', device, volume: FatVolume.open(device) };
+      return { kind: 'fat', device, volume: FatVolume.open(device, { offset: fatPartitionOffset(device) }) };
     } catch (fatError) {
       device.close();
       if (fatError instanceof FatError) {
@@ -58,4 +58,28 @@ export function openVolume(path: string, quiet: boolean): CheckedExt2 | OpenedFa
       throw fatError;
     }
   }
+}
+
+/** MBR partition types of FAT filesystems. */
+const FAT_PARTITION_TYPES = new Set([0x01, 0x04, 0x06, 0x0b, 0x0c, 0x0e]);
+
+/**
+ * Where the FAT volume starts: 0, or in a disk image (as `--partition-table mbr` writes) the first
+ * MBR partition of a FAT type. A boot sector that is a FAT one itself has no partition table.
+ */
+function fatPartitionOffset(device: Device): number {
+  const sector = new Uint8Array(512);
+  if (device.size < 512) return 0;
+  device.readInto(sector, 0);
+  if (sector[510] !== 0x55 || sector[511] !== 0xaa) return 0;
+  // A FAT boot sector starts with a jump and has a sane bytes-per-sector field; an MBR does not.
+  const bps = sector[11]! | (sector[12]! << 8);
+  if ((sector[0] === 0xeb || sector[0] === 0xe9) && bps >= 512 && bps <= 4096 && (bps & (bps - 1)) === 0) return 0;
+  for (let i = 0; i < 4; i++) {
+    const e = 446 + 16 * i;
+    const type = sector[e + 4]!;
+    const start = (sector[e + 8]! | (sector[e + 9]! << 8) | (sector[e + 10]! << 16) | (sector[e + 11]! << 24)) >>> 0;
+    if (FAT_PARTITION_TYPES.has(type) && start > 0 && start * 512 < device.size) return start * 512;
+  }
+  return 0;
 }
