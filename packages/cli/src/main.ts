@@ -4,6 +4,8 @@ import { Ext2Error } from '@fsconv/ext2fs-reader';
 import { infoCommand } from './commands/info.js';
 import { lsCommand } from './commands/ls.js';
 import { ConvertRefusal, convertCommand, type ConvertArgs } from './commands/convert.js';
+import { resumeCommand } from './commands/in-place.js';
+import { JournalError } from '@fsconv/core';
 import { ConversionError } from '@fsconv/core';
 import { FatError } from '@fsconv/fat';
 import { LineOutput, OutputClosed } from './output.js';
@@ -42,10 +44,18 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       ['convert <source>', '$0 <source>'],
-      'Convert SOURCE to FAT (with --output: build a new FAT image and leave SOURCE untouched)',
+      'Convert SOURCE to FAT in place (asks first; --yes to skip), or with --output build a new FAT image and leave SOURCE untouched',
       (y) => convertOptions(y),
       (a) => {
         result = convertCommand(convertArgs(a, false), stdoutLine);
+      },
+    )
+    .command(
+      'resume <device>',
+      'Finish a conversion that was interrupted (a crash, a power cut) after its commit point',
+      (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'the device being converted' }),
+      (a) => {
+        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean }, stdoutLine);
       },
     )
     .command(
@@ -82,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
       return EXIT_USAGE;
     }
-    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError) {
+    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError) {
       process.stderr.write(`fsconv: ${e.message}\n`);
       return EXIT_FAILED;
     }
@@ -109,7 +119,8 @@ function convertOptions(y: any) {
     .option('codepage', { type: 'string', default: 'cp437', describe: 'OEM code page for short names' })
     .option('source-charset', { type: 'string', default: 'utf-8', describe: 'how source names are encoded' })
     .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times: local, UTC or ±HH:MM' })
-    .option('partition-table', { choices: ['mbr'], describe: 'wrap the filesystem in a disk image with one partition' });
+    .option('partition-table', { choices: ['mbr'], describe: 'wrap the filesystem in a disk image with one partition' })
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'convert in place without asking' });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -117,6 +128,6 @@ function convertArgs(a: any, dryRun: boolean): ConvertArgs {
   return {
     from: a.from, to: a.to, source: a.source, output: a.output, size: a.size, fatBits: a.fatBits, clusterSize: a.clusterSize,
     label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
-    partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun,
+    partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun, yes: a.yes,
   };
 }

@@ -1,10 +1,10 @@
 import { Device } from '@fsconv/device';
 import {
-  ATTR, DIRENT_SIZE, encodeBootSector, encodeFsInfo, encodeLongNameSlots, encodeShortEntry, lfnChecksum,
-  parseTimeZone, planGeometry, sortRuns, streamFat, unixToFat,
-  type ClusterRun, type Geometry, type GeometryOptions, type GeometryPlan, type PlannedName, type ShortEntry, type SpaceDemand,
+  DIRENT_SIZE, encodeBootSector, encodeFsInfo, parseTimeZone, planGeometry, sortRuns, streamFat,
+  type ClusterRun, type Geometry, type GeometryOptions, type GeometryPlan, type SpaceDemand,
 } from '@fsconv/fat';
-import { directoryBytes, layoutDirectory, noteDirectory, attributesOf, type FatTarget, type NamingOptions } from './fat-layout.js';
+import { encodeDirectory, storedSize, type DirectoryPlacement } from './fat-directory.js';
+import { directoryBytes, layoutDirectory, noteDirectory, type FatTarget, type NamingOptions } from './fat-layout.js';
 import type { ConversionNotes, SourceNode, SourceTree } from './model.js';
 
 /** Cluster sizes the measure pass counts for (the geometry chooses among them). */
@@ -192,27 +192,6 @@ export function writeFatImage(tree: SourceTree, measure: FatMeasure, g: Geometry
       }
     };
 
-    const entryTimes = (n: SourceNode) => {
-      const m = unixToFat(n.mtime.sec, n.mtime.nsec, tzOffset(n.mtime.sec));
-      const c = unixToFat(n.ctime.sec, n.ctime.nsec, tzOffset(n.ctime.sec));
-      const a = unixToFat(n.atime.sec, n.atime.nsec, tzOffset(n.atime.sec));
-      return { createCentis: c.centis, createTime: c.time, createDate: c.date, accessDate: a.date, writeTime: m.time, writeDate: m.date };
-    };
-    const shortEntry = (name: Uint8Array, ntCase: number, attr: number, cluster: number, size: number, times: SourceNode): ShortEntry => ({
-      name, attr, ntCase, cluster, size, ...entryTimes(times),
-    });
-    const put = (buf: Uint8Array, slot: number, planned: PlannedName, entry: ShortEntry): number => {
-      let o = slot * DIRENT_SIZE;
-      if (planned.longName !== null) o = encodeLongNameSlots(planned.longName, lfnChecksum(planned.shortName), buf, o);
-      encodeShortEntry(entry, buf, o);
-      return o / DIRENT_SIZE + 1;
-    };
-    const dotName = (dots: 1 | 2): Uint8Array => {
-      const n = new Uint8Array(11).fill(0x20);
-      n.fill(0x2e, 0, dots);
-      return n;
-    };
-
     const root = tree.root();
     const rootIsCluster = g.fatBits === 32;
     const rootSlots = measure.directorySlots.get(root.linkId)!;
@@ -225,42 +204,25 @@ export function writeFatImage(tree: SourceTree, measure: FatMeasure, g: Geometry
       const { node: dir, start, parentStart, parent } = stack.pop()!;
       const isRoot = parent === null;
       const layout = layoutDirectory(tree, dir, isRoot, naming);
-      const slots = layout.slots;
-      const bytes = isRoot && !rootIsCluster ? g.rootEntries * DIRENT_SIZE : Math.max(1, Math.ceil(directoryBytes(slots) / cs)) * cs;
-      const buf = new Uint8Array(bytes);
-      let slot = 0;
-      if (!isRoot) {
-        encodeShortEntry(shortEntry(dotName(1), 0, ATTR.directory, start, 0, dir), buf, 0);
-        // '..' of a child of the root points to cluster 0, even on FAT32.
-        encodeShortEntry(shortEntry(dotName(2), 0, ATTR.directory, parent === root ? 0 : parentStart, 0, parent!), buf, DIRENT_SIZE);
-        slot = 2;
-      } else if (naming.label !== null) {
-        const label = new Uint8Array(11).fill(0x20);
-        label.set(new TextEncoder().encode(naming.label).subarray(0, 11));
-        encodeShortEntry(shortEntry(label, 0, ATTR.volumeLabel, 0, 0, dir), buf, 0);
-        slot = 1;
-      }
+      const bytes = isRoot && !rootIsCluster ? g.rootEntries * DIRENT_SIZE : Math.max(1, Math.ceil(directoryBytes(layout.slots) / cs)) * cs;
+      const place: DirectoryPlacement = { self: start, parent: parent === root ? 0 : parentStart, rights: 0, children: [] };
       if (layout.rights) {
-        const rs = allocate(layout.rights.bytes.length, false);
-        if (rs !== 0) write(layout.rights.bytes, clusterPos(rs));
-        slot = put(buf, slot, layout.rights.name,
-          shortEntry(layout.rights.name.shortName, layout.rights.name.ntCase, ATTR.hidden | ATTR.system | ATTR.archive, rs, layout.rights.bytes.length, dir));
+        place.rights = allocate(layout.rights.bytes.length, false);
+        if (place.rights !== 0) write(layout.rights.bytes, clusterPos(place.rights));
       }
       const subdirs: Array<{ node: SourceNode; start: number; parentStart: number; parent: SourceNode }> = [];
-      for (const { node, name } of layout.children) {
+      for (const { node } of layout.children) {
         let first = 0;
-        let size = 0;
         if (node.type === 'dir') {
           first = allocate(directoryBytes(measure.directorySlots.get(node.linkId)!), true);
           subdirs.push({ node, start: first, parentStart: start, parent: dir });
         } else if (node.type === 'file' || node.type === 'symlink') {
-          size = node.size;
-          first = allocate(size, false);
+          first = allocate(node.size, false);
           if (first !== 0) writeData(node, first);
         }
-        slot = put(buf, slot, name, shortEntry(name.shortName, name.ntCase, attributesOf(node), first, size, node));
+        place.children.push({ cluster: first, size: storedSize(node) });
       }
-      if (slot !== slots) throw new Error(`${dir.path}: wrote ${slot} slots, measured ${slots} (internal)`);
+      const buf = encodeDirectory(layout, place, { dir, parentNode: parent, isRoot, label: naming.label, tzOffset }, bytes);
       write(buf, isRoot && !rootIsCluster ? (g.reservedSectors + 2 * g.fatSectors) * g.bytesPerSector : clusterPos(start));
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
       opts.progress?.('write', ++dirsDone, measure.directories);

@@ -31,6 +31,8 @@ export function blockDeviceSize(rdev: number, path: string): number {
 export interface OpenOptions {
   /** Open for writing too (only conversion does). */
   write?: boolean;
+  /** Block devices: O_EXCL, so the kernel refuses a device that is mounted or held by another user. */
+  exclusive?: boolean;
 }
 
 /**
@@ -49,9 +51,14 @@ export class Device implements ByteSource {
     let fd: number;
     try {
       fd = openSync(path, options.write ? constants.O_RDWR : constants.O_RDONLY);
+      if (options.exclusive && fstatSync(fd).isBlockDevice()) {
+        closeSync(fd);
+        fd = openSync(path, (options.write ? constants.O_RDWR : constants.O_RDONLY) | constants.O_EXCL);
+      }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'ENOENT' ? 'no such file or device' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      const why = err.code === 'ENOENT' ? 'no such file or device' : err.code === 'EACCES' ? 'permission denied'
+        : err.code === 'EBUSY' ? 'the device is busy (mounted or in use)' : err.message;
       throw new DeviceError(`cannot open ${path}: ${why}`);
     }
     try {

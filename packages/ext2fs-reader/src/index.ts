@@ -10,3 +10,4 @@ export * from './names.js';
 export * from './volume.js';
 export * from './walk.js';
 export * from './check.js';
+export * from './bitmap.js';

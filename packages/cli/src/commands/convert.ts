@@ -6,6 +6,7 @@ import {
 } from '@fsconv/core';
 import { formatBytes } from '../format.js';
 import { ProgressBar } from '../progress.js';
+import { inPlaceCommand } from './in-place.js';
 
 export class ConvertRefusal extends Error {}
 
@@ -26,6 +27,7 @@ export interface ConvertArgs {
   json: boolean;
   quiet: boolean;
   dryRun: boolean;
+  yes: boolean;
 }
 
 /** Parses sizes like 1440K, 64M, 2G, 1T (binary units) or plain bytes. */
@@ -41,9 +43,7 @@ export function parseSize(text: string): number {
  * only read). With `check` (dryRun) it measures and plans, says feasible or not and why, writes nothing.
  */
 export function convertCommand(args: ConvertArgs, out: (s: string) => void): number {
-  if (args.output === undefined) {
-    throw new ConvertRefusal('in-place conversion is not available yet: give --output OUT.img to build a new FAT image');
-  }
+  if (args.output === undefined) return inPlaceCommand(args, out);
   const bar = new ProgressBar(args.quiet || args.json);
   let device: Device | null = null;
   let tree: SourceTree;

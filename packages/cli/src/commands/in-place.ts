@@ -1,0 +1,217 @@
+import { readSync } from 'node:fs';
+import { Device, describeMountUses, findMountUses } from '@fsconv/device';
+import { Ext2Error, Ext2Volume, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
+import { FatError, FatVolume } from '@fsconv/fat';
+import {
+  CountingDevice, Ext2Source, commitFromJournal, convertInPlace, planInPlace, readJournal,
+  type InPlaceOptions, type InPlacePlan,
+} from '@fsconv/core';
+import { formatBytes } from '../format.js';
+import { ProgressBar } from '../progress.js';
+import { ConvertRefusal, type ConvertArgs } from './convert.js';
+
+/** Asks on the terminal; true only for an explicit yes. */
+function confirm(question: string): boolean {
+  process.stderr.write(`${question} [y/N] `);
+  const buf = Buffer.alloc(256);
+  let n = 0;
+  try {
+    n = readSync(0, buf, 0, buf.length, null);
+  } catch {
+    return false;
+  }
+  return /^\s*y(es)?\s*$/i.test(buf.subarray(0, n).toString('utf8'));
+}
+
+function refuseMounted(path: string): void {
+  const uses = findMountUses(path);
+  if (uses.length > 0) throw new ConvertRefusal(describeMountUses(path, uses));
+}
+
+/**
+ * `fsconv [convert|check] --from ext2 --to TARGET DEVICE` without --output: the in-place conversion
+ * (docs/in-place.md). Refuses before writing anything when the device is mounted, the ext2 unclean or
+ * inconsistent, the conversion not feasible, or there is no confirmation.
+ */
+export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): number {
+  if (args.from !== 'ext2') throw new ConvertRefusal('in-place conversion starts from an ext2 device; to convert a directory give --output OUT.img');
+  refuseMounted(args.source);
+  const bar = new ProgressBar(args.quiet || args.json);
+  const started = Date.now();
+  const device = Device.open(args.source, { write: !args.dryRun, exclusive: !args.dryRun });
+  try {
+    const dev = new CountingDevice(device);
+    // A conversion that crashed after its commit point finishes from its journal, whatever was asked.
+    const journal = readJournal(dev);
+    if (journal !== null) {
+      if (args.dryRun) throw new ConvertRefusal(`${args.source} holds an interrupted conversion: run 'fsconv resume ${args.source}' to finish it`);
+      if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${args.source} from its journal.\n`);
+      commitFromJournal(dev, journal, (p, d, t) => bar.update(p, d, t));
+      bar.done();
+      const entries = verifyFat(device);
+      report(out, args, { resumed: true, deviceWrites: dev.writes, entries, seconds: (Date.now() - started) / 1000 });
+      return 0;
+    }
+    let volume: Ext2Volume;
+    try {
+      volume = Ext2Volume.open(device);
+    } catch (e) {
+      if (e instanceof Ext2Error && e.code === 'not-ext2' && isFat(device)) {
+        if (args.dryRun) throw new ConvertRefusal(`${args.source} already holds FAT, not ext2`);
+        out(args.json ? JSON.stringify({ alreadyFat: true, deviceWrites: 0 }) : `${args.source} already holds FAT: nothing to do.`);
+        return 0;
+      }
+      throw e;
+    }
+    const sb = volume.sb;
+    if ((sb.state & STATE_VALID) === 0 || (sb.state & STATE_ERRORS) !== 0) {
+      throw new ConvertRefusal(`${args.source}: the ext2 was ${(sb.state & STATE_ERRORS) !== 0 ? 'marked as having errors' : 'not cleanly unmounted'}: run 'e2fsck -f ${args.source}' first`);
+    }
+    const src = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
+    const opts: InPlaceOptions = {
+      target: args.to, codepage: args.codepage, sourceCharset: args.sourceCharset, tz: args.tz,
+      progress: (phase, done, total) => bar.update(phase, done, total),
+      ...(args.fatBits !== undefined && { fatBits: args.fatBits }),
+      ...(args.clusterSize !== undefined && { clusterSize: args.clusterSize }),
+      ...(args.label !== undefined && { label: args.label }),
+      ...(args.volumeId !== undefined && { volumeId: Number.parseInt(args.volumeId.replace(/-/g, ''), 16) >>> 0 }),
+    };
+    const plan = planInPlace(src, opts);
+    bar.done();
+    if (args.dryRun || !plan.feasible) {
+      report(out, args, { plan });
+      return plan.feasible ? 0 : 1;
+    }
+    if (!args.yes) {
+      const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
+      if (!interactive) throw new ConvertRefusal(`refusing to convert ${args.source} in place without confirmation: add --yes`);
+      process.stderr.write(`${plan.summary}\n`);
+      if (!confirm(`Convert the ext2 on ${args.source} to ${args.to} in place? Have a backup of anything you cannot lose.`)) {
+        throw new ConvertRefusal('not confirmed: nothing was written');
+      }
+    }
+    const result = convertInPlace(dev, src, plan, opts);
+    bar.done();
+    const entries = verifyFat(device);
+    report(out, args, { plan, deviceWrites: result.deviceWrites, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000, resumed: false });
+    return 0;
+  } finally {
+    device.close();
+  }
+}
+
+/** `fsconv resume DEVICE`: finishes a conversion interrupted after its commit point. */
+export function resumeCommand(args: { device: string; json: boolean; quiet: boolean }, out: (s: string) => void): number {
+  refuseMounted(args.device);
+  const started = Date.now();
+  const device = Device.open(args.device, { write: true, exclusive: true });
+  try {
+    const dev = new CountingDevice(device);
+    const journal = readJournal(dev);
+    if (journal === null) {
+      throw new ConvertRefusal(`${args.device} holds no interrupted conversion${isFat(device) ? ' (it is FAT already)' : ''}: nothing to resume`);
+    }
+    const bar = new ProgressBar(args.quiet || args.json);
+    commitFromJournal(dev, journal, (p, d, t) => bar.update(p, d, t));
+    bar.done();
+    const entries = verifyFat(device);
+    const r = { resumed: true, deviceWrites: dev.writes, entries, seconds: (Date.now() - started) / 1000 };
+    out(args.json ? JSON.stringify(r, null, 2) : `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
+    return 0;
+  } finally {
+    device.close();
+  }
+}
+
+function isFat(device: Device): boolean {
+  try {
+    FatVolume.open(device);
+    return true;
+  } catch (e) {
+    if (e instanceof FatError) return false;
+    throw e;
+  }
+}
+
+/** Reads the new FAT back (every directory, every chain of a directory) and counts its entries. */
+function verifyFat(device: Device): number {
+  let n = 0;
+  FatVolume.open(device).walk(() => n++);
+  return n;
+}
+
+function report(out: (s: string) => void, args: ConvertArgs, r: {
+  plan?: InPlacePlan; resumed?: boolean; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
+}): void {
+  const p = r.plan;
+  const g = p?.geometry ?? null;
+  const a = p?.accounting ?? null;
+  const cs = g?.clusterSize ?? 0;
+  const json = {
+    device: args.source,
+    inPlace: true,
+    target: args.to,
+    feasible: p ? p.feasible : true,
+    resumed: r.resumed ?? false,
+    plan: p?.summary ?? null,
+    fatBits: g?.fatBits ?? null,
+    clusterSize: g?.clusterSize ?? null,
+    candidates: p?.candidates ?? [],
+    space: a && g ? {
+      filesystemBytes: p!.fsBytes,
+      frontRegionBytes: p!.frontBytes,
+      fatBytes: 2 * g.fatSectors * g.bytesPerSector,
+      fileDataBytes: p!.measure.fileBytes,
+      bytesInPlace: a.bytesInPlace,
+      bytesMoved: a.bytesMoved,
+      bytesDuplicated: a.bytesDuplicated,
+      bytesHoles: a.bytesHoles,
+      directoryBytes: a.bytesDirectories,
+      rightsFileBytes: a.bytesRightsFiles,
+      symlinkBytes: a.bytesSymlinks,
+      journalBytes: a.journalClusters * cs,
+      stagingRoomBytes: a.poolClusters * cs,
+      spareBytes: a.spareClusters * cs,
+      badClusters: a.badClusters,
+    } : null,
+    files: p?.measure.files ?? null,
+    directories: p?.measure.directories ?? null,
+    renames: p?.measure.notes.renames ?? [],
+    duplicates: p?.measure.notes.duplicates ?? [],
+    losses: p?.measure.notes.losses ?? [],
+    deviceWrites: r.deviceWrites ?? 0,
+    bytesWritten: r.bytesWritten ?? 0,
+    entries: r.entries ?? null,
+    seconds: r.seconds ?? null,
+  };
+  if (args.json) {
+    out(JSON.stringify(json, null, 2));
+    return;
+  }
+  const lines: string[] = [];
+  if (r.resumed) lines.push(`Finished the interrupted conversion of ${args.source}: ${r.entries} entries on FAT.`);
+  if (p) {
+    lines.push(p.feasible ? (args.dryRun ? 'Feasible in place.' : `Converted ${args.source} to ${args.to} in place.`) : 'Not feasible in place.', p.summary);
+    for (const c of p.candidates.filter((c) => !c.feasible).slice(0, 8)) lines.push(`  rejected: ${c.reasons.join('; ')}`);
+    if (json.space) {
+      const s = json.space;
+      lines.push('', 'Space:',
+        `  file data ${formatBytes(s.fileDataBytes)}: ${formatBytes(s.bytesInPlace)} stays in place, ${formatBytes(s.bytesMoved)} moves`,
+        `  hard-link copies ${formatBytes(s.bytesDuplicated)}, holes written as zeros ${formatBytes(s.bytesHoles)}`,
+        `  directories ${formatBytes(s.directoryBytes)}, rights files ${formatBytes(s.rightsFileBytes)}, symlink targets ${formatBytes(s.symlinkBytes)}`,
+        `  FATs ${formatBytes(s.fatBytes)} (front region ${formatBytes(s.frontRegionBytes)}), journal ${formatBytes(s.journalBytes)}`,
+        `  staging room ${formatBytes(s.stagingRoomBytes)}, to spare ${formatBytes(s.spareBytes)}`);
+    }
+    const list = <T>(title: string, items: T[], fmt: (t: T) => string): void => {
+      if (items.length === 0) return;
+      lines.push(`${title} (${items.length}):`);
+      for (const it of items.slice(0, 50)) lines.push(`  ${fmt(it)}`);
+      if (items.length > 50) lines.push(`  … and ${items.length - 50} more (see --json)`);
+    };
+    list('Renamed', json.renames, (x) => `${x.path} → ${x.fatName} (${x.reason})`);
+    list('Duplicated hard links', json.duplicates, (x) => `${x.path} (copy of ${x.of})`);
+    list('Not kept', json.losses, (x) => `${x.path}: ${x.what}`);
+  }
+  if (r.deviceWrites !== undefined && !r.resumed) lines.push(`${r.deviceWrites} device writes, ${formatBytes(r.bytesWritten ?? 0)}, ${r.seconds?.toFixed(1)} s.`);
+  out(lines.join('\n'));
+}

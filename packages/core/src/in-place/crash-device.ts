@@ -1,0 +1,64 @@
+import type { Device } from '@fsconv/device';
+
+/** What the in-place engine writes through: positional reads and writes, and flushes. */
+export interface WriteTarget {
+  readonly size: number;
+  readInto(target: Uint8Array, position: number): void;
+  writeAt(data: Uint8Array, position: number): void;
+  flush(): void;
+  /** Device writes so far. */
+  readonly writes: number;
+}
+
+/**
+ * The device as the in-place engine sees it, with the fault hook the crash tests use:
+ * FSCONV_CRASH_AFTER_WRITES=N kills the process (SIGKILL, nothing runs after it) right after the
+ * N-th write. With FSCONV_CRASH_MODE=powerloss the writes since the last flush are lost, as in a
+ * power cut: they are held in memory until a flush and dropped at the crash. (kill, the default,
+ * keeps them: the kernel has them.)
+ */
+export class CountingDevice implements WriteTarget {
+  writes = 0;
+  private readonly crashAfter: number;
+  private readonly powerLoss: boolean;
+  private pending: Array<{ data: Uint8Array; position: number }> = [];
+
+  constructor(private readonly device: Device, env: NodeJS.ProcessEnv = process.env) {
+    const n = env['FSCONV_CRASH_AFTER_WRITES'];
+    this.crashAfter = n !== undefined && /^\d+$/.test(n) ? Number(n) : 0;
+    const mode = env['FSCONV_CRASH_MODE'] ?? 'kill';
+    if (mode !== 'kill' && mode !== 'powerloss') throw new Error(`FSCONV_CRASH_MODE must be kill or powerloss, not '${mode}'`);
+    this.powerLoss = this.crashAfter > 0 && mode === 'powerloss';
+  }
+
+  get size(): number {
+    return this.device.size;
+  }
+
+  readInto(target: Uint8Array, position: number): void {
+    this.device.readInto(target, position);
+    // Read our own pending writes (power-loss simulation only).
+    for (const w of this.pending) {
+      const from = Math.max(position, w.position);
+      const to = Math.min(position + target.length, w.position + w.data.length);
+      if (from < to) target.set(w.data.subarray(from - w.position, to - w.position), from - position);
+    }
+  }
+
+  writeAt(data: Uint8Array, position: number): void {
+    this.writes++;
+    if (this.powerLoss) this.pending.push({ data: data.slice(), position });
+    else this.device.writeAt(data, position);
+    if (this.crashAfter > 0 && this.writes >= this.crashAfter) {
+      // The writes not yet flushed never reach the disk.
+      this.pending = [];
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+
+  flush(): void {
+    for (const w of this.pending) this.device.writeAt(w.data, w.position);
+    this.pending = [];
+    this.device.flush();
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * Is a device in use by a mount? Before the first write, conversion must refuse a device that is
+ * mounted: directly (a block device), through a loop device backed by an image file (or by a block
+ * device), through a partition of such a loop device, or through a device stacked on top of it
+ * (device-mapper, RAID). The kernel objects are read from /proc/self/mountinfo, /proc/swaps and
+ * sysfs; loop devices' backing files are identified by device and inode (from `losetup`, which
+ * asks the kernel, or else by stat of the path in sysfs), never by name alone.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
+import { DeviceError } from './device.js';
+
+/** How `path` is in use: mounted (possibly through other devices), swap, or held by a loop device that is not mounted. */
+export type MountUseKind = 'mounted' | 'swap' | 'attached';
+
+export interface MountUse {
+  /** Where it is mounted ('[swap]' for swap space, '' for a loop device that is not mounted). */
+  mountPoint: string;
+  /** The mount's source as the kernel shows it (e.g. /dev/loop3), or the loop device for 'attached'. */
+  source: string;
+  /** 'mounted directly', 'through loop device /dev/loop3', 'attached to loop device /dev/loop3, not mounted', … */
+  via: string;
+  kind: MountUseKind;
+}
+
+/** One line of /proc/self/mountinfo, with octal escapes decoded. */
+export interface MountInfoEntry {
+  id: number;
+  parentId: number;
+  /** Field 3, "major:minor" of the mounted filesystem's st_dev. */
+  majMin: string;
+  root: string;
+  mountPoint: string;
+  fsType: string;
+  source: string;
+  /** The source as raw bytes (paths need not be UTF-8). */
+  sourceBytes: Buffer;
+}
+
+/** Where the kernel objects are read from; tests point these at synthetic trees. */
+export interface FindMountUsesOptions {
+  /** Default '/sys'. */
+  sysfs?: string;
+  /** Default '/proc/self/mountinfo'. */
+  mountInfo?: string;
+  /** Default '/proc/swaps'. */
+  swaps?: string;
+  /** Ask `losetup` for loop devices' backing-file device and inode (default true). */
+  useLosetup?: boolean;
+}
+
+const MOUNTINFO_LIMIT = 16 * 1024 * 1024;
+const SMALL_FILE_LIMIT = 64 * 1024;
+const LOSETUP_OUTPUT_LIMIT = 4 * 1024 * 1024;
+const MAX_DEPTH = 8;
+const MAX_NODES = 1024;
+const DELETED = ' (deleted)';
+
+// ------------------------------------------------------------------------------------------------
+// bounded reading
+
+/** Reads at most `limit` bytes; `truncated` when the file holds more. Throws what open/read throw. */
+function readBounded(path: string, limit: number): { data: Buffer; truncated: boolean } {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, limit + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total > limit) return { data: Buffer.concat(chunks).subarray(0, limit), truncated: true };
+    }
+    return { data: Buffer.concat(chunks), truncated: false };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A small sysfs/proc file's text, or undefined when it is missing, unreadable or too large. */
+function readSmall(path: string): string | undefined {
+  try {
+    const { data, truncated } = readBounded(path, SMALL_FILE_LIMIT);
+    return truncated ? undefined : data.toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+function statBig(path: string | Buffer): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// device numbers
+
+/** Linux dev_t (glibc encoding) → "major:minor". */
+function majMinOf(dev: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
+  return `${major}:${minor}`;
+}
+
+/** "  254:0 " → "254:0", or undefined. */
+function normalizeMajMin(text: string | undefined): string | undefined {
+  const m = /^\s*(\d+):(\d+)\s*$/.exec(text ?? '');
+  return m ? `${Number(m[1])}:${Number(m[2])}` : undefined;
+}
+
+/** A file's identity: the device holding it and its inode number. */
+interface FileId {
+  dev: string;
+  ino: bigint;
+}
+
+function fileIdOf(st: BigIntStats): FileId {
+  return { dev: majMinOf(st.dev), ino: st.ino };
+}
+
+function sameFile(a: FileId | undefined, b: FileId | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+}
+
+// ------------------------------------------------------------------------------------------------
+// mountinfo
+
+/** Decodes the kernel's `\ooo` escapes (space, tab, newline, backslash) into raw bytes. */
+export function decodeOctalEscapes(field: string): Buffer {
+  const raw = Buffer.from(field, 'latin1');
+  const out = Buffer.alloc(raw.length);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === 0x5c && isOctal(raw[i + 1]) && isOctal(raw[i + 2]) && isOctal(raw[i + 3])) {
+      out[n++] = ((raw[i + 1]! - 0x30) * 64 + (raw[i + 2]! - 0x30) * 8 + (raw[i + 3]! - 0x30)) & 0xff;
+      i += 3;
+    } else {
+      out[n++] = c;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+function isOctal(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x37;
+}
+
+/**
+ * Parses /proc/<pid>/mountinfo: `id parent major:minor root mountpoint options [optional…] -
+ * fstype source superoptions`, fields separated by single spaces, with octal escapes in paths.
+ * Lines that do not have this shape are skipped.
+ */
+export function parseMountInfo(data: Buffer | string): MountInfoEntry[] {
+  const text = typeof data === 'string' ? Buffer.from(data, 'utf8').toString('latin1') : data.toString('latin1');
+  const entries: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const f = line.split(' ');
+    if (f.length < 9) continue;
+    const id = Number(f[0]);
+    const parentId = Number(f[1]);
+    const majMin = normalizeMajMin(f[2]);
+    if (!Number.isSafeInteger(id) || !Number.isSafeInteger(parentId) || majMin === undefined) continue;
+    const sep = f.indexOf('-', 6);
+    if (sep < 0 || sep + 2 >= f.length) continue;
+    const sourceBytes = decodeOctalEscapes(f[sep + 2]!);
+    entries.push({
+      id,
+      parentId,
+      majMin,
+      root: decodeOctalEscapes(f[3]!).toString('utf8'),
+      mountPoint: decodeOctalEscapes(f[4]!).toString('utf8'),
+      fsType: decodeOctalEscapes(f[sep + 1]!).toString('utf8'),
+      source: sourceBytes.toString('utf8'),
+      sourceBytes,
+    });
+  }
+  return entries;
+}
+
+function readMountInfo(path: string, target: string): MountInfoEntry[] {
+  let read: { data: Buffer; truncated: boolean };
+  try {
+    read = readBounded(path, MOUNTINFO_LIMIT);
+  } catch (e) {
+    throw new DeviceError(`cannot check whether ${show(target)} is mounted: cannot read ${path} (${(e as Error).message})`);
+  }
+  if (read.truncated) {
+    throw new DeviceError(`cannot check whether ${show(target)} is mounted: ${path} is larger than ${MOUNTINFO_LIMIT} bytes`);
+  }
+  return parseMountInfo(read.data);
+}
+
+// ------------------------------------------------------------------------------------------------
+// swaps
+
+interface SwapEntry {
+  name: string;
+  rdev?: string;
+  file?: FileId;
+}
+
+function readSwaps(path: string): SwapEntry[] {
+  const text = readSmall(path);
+  if (text === undefined) return [];
+  const out: SwapEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const field = line.split(/[ \t]+/)[0];
+    if (!field) continue;
+    const bytes = decodeOctalEscapes(Buffer.from(field, 'utf8').toString('latin1'));
+    const name = bytes.toString('utf8');
+    if (name.endsWith(DELETED)) continue;
+    const st = statBig(bytes);
+    if (!st) continue;
+    if (st.isBlockDevice()) out.push({ name, rdev: majMinOf(st.rdev) });
+    else out.push({ name, file: fileIdOf(st) });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// loop devices
+
+interface LoopDevice {
+  /** /dev/loopN */
+  path: string;
+  majMin: string;
+  /** backing_file as sysfs shows it (may be stale, or end in " (deleted)"). */
+  backingText: string;
+  /** The backing file's identity, from losetup (the kernel) or else from stat of backingText. */
+  file?: FileId;
+  /** When the backing file is a block device: its "major:minor". */
+  backingRdev?: string;
+}
+
+/** losetup's view: /dev/loopN → backing file identity. Empty when losetup is missing or fails. */
+function queryLosetup(): Map<string, FileId> {
+  const ids = new Map<string, FileId>();
+  let result;
+  try {
+    result = spawnSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-INO,BACK-MAJ:MIN'], {
+      encoding: 'utf8',
+      timeout: 5000,
+      maxBuffer: LOSETUP_OUTPUT_LIMIT,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch {
+    return ids;
+  }
+  if (result.error || result.status !== 0 || !result.stdout) return ids;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(result.stdout);
+  } catch {
+    return ids;
+  }
+  const list = (parsed as { loopdevices?: unknown })?.loopdevices;
+  if (!Array.isArray(list)) return ids;
+  for (const item of list as Record<string, unknown>[]) {
+    const name = item?.['name'];
+    const ino = item?.['back-ino'];
+    const dev = normalizeMajMin(typeof item?.['back-maj:min'] === 'string' ? (item['back-maj:min'] as string) : undefined);
+    if (typeof name !== 'string' || dev === undefined) continue;
+    const inoText = typeof ino === 'number' || typeof ino === 'string' ? String(ino).trim() : '';
+    if (!/^\d+$/.test(inoText) || inoText === '0') continue;
+    ids.set(name, { dev, ino: BigInt(inoText) });
+  }
+  return ids;
+}
+
+/** Every bound loop device (one with a backing file). Empty on a machine without loop devices. */
+function listLoopDevices(sysfs: string, useLosetup: boolean): LoopDevice[] {
+  const names = listDir(`${sysfs}/block`)
+    .filter((n) => /^loop\d+$/.test(n))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const loops: LoopDevice[] = [];
+  for (const name of names) {
+    let backingText = readSmall(`${sysfs}/block/${name}/loop/backing_file`);
+    if (backingText === undefined) continue;
+    if (backingText.endsWith('\n')) backingText = backingText.slice(0, -1);
+    if (backingText === '') continue;
+    const majMin = normalizeMajMin(readSmall(`${sysfs}/block/${name}/dev`));
+    if (majMin === undefined) continue;
+    loops.push({ path: `/dev/${name}`, majMin, backingText });
+  }
+  if (loops.length === 0) return loops;
+  const fromLosetup = useLosetup ? queryLosetup() : new Map<string, FileId>();
+  for (const loop of loops) {
+    const known = fromLosetup.get(loop.path);
+    // The path sysfs shows is only trusted when it still names the file the loop device holds.
+    const st = loop.backingText.endsWith(DELETED) ? undefined : statBig(loop.backingText);
+    const byPath = st ? fileIdOf(st) : undefined;
+    loop.file = known ?? byPath;
+    if (st && st.isBlockDevice() && (known === undefined || sameFile(known, byPath))) loop.backingRdev = majMinOf(st.rdev);
+  }
+  return loops;
+}
+
+// ------------------------------------------------------------------------------------------------
+// the walk over devices built on the target
+
+interface Node {
+  majMin: string;
+  /** e.g. 'loop device /dev/loop3', 'partition /dev/loop3p1' */
+  label: string;
+  isLoop: boolean;
+  loopPath?: string;
+}
+
+function devPathOf(kernelName: string): string {
+  return `/dev/${kernelName.replace(/!/g, '/')}`;
+}
+
+/** Partitions of the block device and devices built on it (holders: device-mapper, RAID). */
+function childrenInSysfs(sysfs: string, majMin: string): Node[] {
+  const dir = `${sysfs}/dev/block/${majMin}`;
+  const out: Node[] = [];
+  for (const entry of listDir(dir)) {
+    if (readSmall(`${dir}/${entry}/partition`) === undefined) continue;
+    const mm = normalizeMajMin(readSmall(`${dir}/${entry}/dev`));
+    if (mm) out.push({ majMin: mm, label: `partition ${devPathOf(entry)}`, isLoop: false });
+  }
+  for (const holder of listDir(`${dir}/holders`)) {
+    const mm = normalizeMajMin(readSmall(`${sysfs}/class/block/${holder}/dev`));
+    if (!mm) continue;
+    let label = `device ${devPathOf(holder)}`;
+    const dmName = readSmall(`${sysfs}/class/block/${holder}/dm/name`)?.trim();
+    if (dmName) label = `device-mapper device /dev/mapper/${dmName}`;
+    else if (/^md/.test(holder)) label = `RAID device ${devPathOf(holder)}`;
+    out.push({ majMin: mm, label, isLoop: false });
+  }
+  return out;
+}
+
+function loopNode(loop: LoopDevice): Node {
+  return { majMin: loop.majMin, label: `loop device ${loop.path}`, isLoop: true, loopPath: loop.path };
+}
+
+/** "through partition /dev/loop3p1 on loop device /dev/loop3" for the chain [loop3, loop3p1]. */
+function throughText(chain: string[]): string {
+  return `through ${[...chain].reverse().join(' on ')}`;
+}
+
+class Finder {
+  readonly uses: MountUse[] = [];
+  private readonly seen = new Set<string>();
+  private readonly visited = new Set<string>();
+  private readonly mountsByDev = new Map<string, MountInfoEntry[]>();
+
+  constructor(
+    private readonly sysfs: string,
+    mounts: MountInfoEntry[],
+    private readonly swaps: SwapEntry[],
+    private readonly loops: LoopDevice[],
+  ) {
+    const sourceDev = new Map<string, string | undefined>();
+    for (const m of mounts) {
+      const keys = new Set([m.majMin]);
+      // Some filesystems (btrfs) show an anonymous device in field 3: match the source device too.
+      if (m.source.startsWith('/dev/')) {
+        if (!sourceDev.has(m.source)) {
+          const st = statBig(m.sourceBytes);
+          sourceDev.set(m.source, st?.isBlockDevice() ? majMinOf(st.rdev) : undefined);
+        }
+        const rdev = sourceDev.get(m.source);
+        if (rdev) keys.add(rdev);
+      }
+      for (const k of keys) {
+        const list = this.mountsByDev.get(k);
+        if (list) list.push(m);
+        else this.mountsByDev.set(k, [m]);
+      }
+    }
+  }
+
+  add(use: MountUse): void {
+    const key = JSON.stringify([use.kind, use.mountPoint, use.source, use.via]);
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.uses.push(use);
+  }
+
+  /** Reports the uses of block device `majMin` and of everything built on it; returns how many. */
+  walk(majMin: string, chain: string[], depth: number): number {
+    if (this.visited.has(majMin) || this.visited.size >= MAX_NODES) return 0;
+    this.visited.add(majMin);
+    const before = this.uses.length;
+    const via = chain.length === 0 ? 'mounted directly' : throughText(chain);
+    for (const m of this.mountsByDev.get(majMin) ?? []) {
+      this.add({ kind: 'mounted', mountPoint: m.mountPoint, source: m.source, via });
+    }
+    for (const s of this.swaps) {
+      if (s.rdev === majMin) this.add({ kind: 'swap', mountPoint: '[swap]', source: s.name, via: chain.length === 0 ? 'as swap space' : throughText(chain) });
+    }
+    if (depth < MAX_DEPTH) {
+      const children = childrenInSysfs(this.sysfs, majMin);
+      for (const loop of this.loops) if (loop.backingRdev === majMin) children.push(loopNode(loop));
+      for (const child of children) this.walkChild(child, chain, depth + 1);
+    }
+    return this.uses.length - before;
+  }
+
+  walkChild(child: Node, chain: string[], depth: number): void {
+    if (this.visited.has(child.majMin)) return;
+    const found = this.walk(child.majMin, [...chain, child.label], depth);
+    if (found === 0 && child.isLoop) {
+      const via = `attached to loop device ${child.loopPath}, not mounted`;
+      this.add({ kind: 'attached', mountPoint: '', source: child.loopPath!, via: chain.length === 0 ? via : `${via} (${throughText(chain)})` });
+    }
+  }
+}
+
+/**
+ * Every way `path` (an image file or a block device) is in use: mounted directly (a block device
+ * whose major:minor matches a mount's), through a loop device backed by the file (matched by device
+ * and inode, so another path or a hard link to the same file is found), through a partition of
+ * that loop device or a device built on it, as swap space; and loop devices attached to it but not
+ * mounted (kind 'attached'). Throws a DeviceError when `path` does not exist or the mount table
+ * cannot be read; a machine without loop devices (or without losetup) is no error.
+ */
+export function findMountUses(path: string, options: FindMountUsesOptions = {}): MountUse[] {
+  const sysfs = options.sysfs ?? '/sys';
+  let st: BigIntStats;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file or device' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new DeviceError(`cannot open ${path}: ${why}`);
+  }
+  const mounts = readMountInfo(options.mountInfo ?? '/proc/self/mountinfo', path);
+  const swaps = readSwaps(options.swaps ?? '/proc/swaps');
+  const loops = listLoopDevices(sysfs, options.useLosetup ?? true);
+  const finder = new Finder(sysfs, mounts, swaps, loops);
+  const target = fileIdOf(st);
+
+  if (st.isBlockDevice()) finder.walk(majMinOf(st.rdev), [], 0);
+  else {
+    for (const s of swaps) if (sameFile(s.file, target)) finder.add({ kind: 'swap', mountPoint: '[swap]', source: s.name, via: 'as swap space' });
+  }
+
+  let resolved: string | undefined;
+  for (const loop of loops) {
+    let matches = sameFile(loop.file, target);
+    if (loop.file === undefined && !loop.backingText.endsWith(DELETED)) {
+      // Identity unknown (losetup missing, path not stat-able): fall back to the name.
+      resolved ??= safeRealpath(path);
+      matches = resolved !== undefined && loop.backingText === resolved;
+    }
+    if (matches) finder.walkChild(loopNode(loop), [], 1);
+  }
+  return finder.uses;
+}
+
+function safeRealpath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// exclusive open
+
+/**
+ * Opens `path` for reading and writing. A block device is opened with O_EXCL, so the kernel
+ * refuses it (EBUSY) while it is mounted or held by another exclusive user (a mount, swap,
+ * device-mapper, RAID, another O_EXCL opener, or a mounted partition of it), in any mount namespace;
+ * while the fd stays open, the device cannot be mounted either. A regular file gets a plain
+ * O_RDWR fd. Throws a DeviceError with a one-line message naming the device.
+ */
+export function openExclusive(path: string): number {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let st;
+    try {
+      st = statSync(path);
+    } catch (e) {
+      throw openError(path, e);
+    }
+    const block = st.isBlockDevice();
+    if (!block && !st.isFile()) throw new DeviceError(`${path} is neither a regular file nor a block device`);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | (block ? constants.O_EXCL : 0));
+    } catch (e) {
+      throw openError(path, e);
+    }
+    let opened;
+    try {
+      opened = fstatSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      throw openError(path, e);
+    }
+    if (opened.isBlockDevice() === block && (block || opened.isFile())) return fd;
+    // The path was replaced between stat and open: look again.
+    closeSync(fd);
+  }
+  throw new DeviceError(`cannot open ${path}: it keeps changing between a regular file and a device`);
+}
+
+function openError(path: string, e: unknown): DeviceError {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'EBUSY':
+      return new DeviceError(`${path} is in use (mounted, used as swap, or held by another program or device): unmount or release it first`);
+    case 'ENOENT':
+      return new DeviceError(`cannot open ${path}: no such file or device`);
+    case 'EACCES':
+    case 'EPERM':
+      return new DeviceError(`cannot open ${path} for writing: permission denied`);
+    case 'EROFS':
+      return new DeviceError(`cannot open ${path} for writing: it is read-only`);
+    case 'ENXIO':
+    case 'ENODEV':
+      return new DeviceError(`cannot open ${path}: no such device (is the medium present?)`);
+    default:
+      return new DeviceError(`cannot open ${path}: ${err.message}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the message
+
+/** A path for a one-line message: quoted when it holds spaces, quotes, backslashes or control characters. */
+function show(p: string): string {
+  return /[\s"'\\\x00-\x1f\x7f]/.test(p) ? JSON.stringify(p) : p;
+}
+
+function listing(items: string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/**
+ * A one-line refusal for the uses found, e.g. "/dev/sdb1 is mounted on /media/x: unmount it
+ * first", or "disk.img is mounted on /mnt through loop device /dev/loop3: unmount it and detach
+ * the loop device first".
+ */
+export function describeMountUses(path: string, uses: MountUse[]): string {
+  if (uses.length === 0) return `${show(path)} is not in use`;
+  // Group mount points by how they are reached, keeping the order found.
+  const groups = new Map<string, { kind: MountUseKind; via: string; points: string[] }>();
+  for (const u of uses) {
+    const key = `${u.kind}\n${u.via}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { kind: u.kind, via: u.via, points: [] }));
+    const point = u.kind === 'swap' ? show(u.source) : show(u.mountPoint);
+    if (!g.points.includes(point)) g.points.push(point);
+  }
+  const phrases: string[] = [];
+  for (const g of groups.values()) {
+    if (g.kind === 'mounted') {
+      const points = g.points.length > 3 ? [...g.points.slice(0, 3), `${g.points.length - 3} more`] : g.points;
+      phrases.push(`mounted on ${listing(points)}${g.via === 'mounted directly' ? '' : ` ${g.via}`}`);
+    } else if (g.kind === 'swap') {
+      phrases.push(g.via === 'as swap space' ? 'in use as swap space' : `in use as swap space ${g.via}`);
+    } else {
+      phrases.push(g.via);
+    }
+  }
+  const shown = phrases.length > 3 ? [...phrases.slice(0, 3), `and ${phrases.length - 3} more`] : phrases;
+
+  const loopDevices = new Set<string>();
+  for (const u of uses) for (const m of u.via.matchAll(/loop device (\S+?)(?=[,\s)]|$)/g)) loopDevices.add(m[1]!);
+  const attached = uses.filter((u) => u.kind === 'attached').map((u) => u.source);
+  const actions: string[] = [];
+  if (uses.some((u) => u.kind === 'mounted')) actions.push('unmount it');
+  if (uses.some((u) => u.kind === 'swap')) actions.push('turn the swap off (swapoff)');
+  if (loopDevices.size > 0) actions.push(loopDevices.size === 1 ? 'detach the loop device' : 'detach the loop devices');
+  let advice = actions.length > 0 ? `${listing(actions)} first` : 'release it first';
+  if (attached.length > 0 && uses.every((u) => u.kind === 'attached')) advice += ` (losetup -d ${[...new Set(attached)].join(' ')})`;
+  return `${show(path)} is ${shown.join('; ')}: ${advice}`;
+}
