@@ -192,7 +192,8 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
   if (r.resumed) lines.push(`Finished the interrupted conversion of ${args.source}: ${r.entries} entries on FAT.`);
   if (p) {
     lines.push(p.feasible ? (args.dryRun ? 'Feasible in place.' : `Converted ${args.source} to ${args.to} in place.`) : 'Not feasible in place.', p.summary);
-    for (const c of p.candidates.filter((c) => !c.feasible).slice(0, 8)) lines.push(`  rejected: ${c.reasons.join('; ')}`);
+    // Why the others were rejected matters when nothing fits (all of them are in --json).
+    if (!p.feasible) for (const c of p.candidates.filter((c) => !c.feasible).slice(0, 12)) lines.push(`  rejected: ${c.reasons.join('; ')}`);
     if (json.space) {
       const s = json.space;
       lines.push('', 'Space:',
