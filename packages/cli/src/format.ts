@@ -34,3 +34,24 @@ export function cString(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
+
+export interface ConversionNotesView {
+  renames: Array<{ path: string; fatName: string; reason: string }>;
+  duplicates: Array<{ path: string; of: string }>;
+  losses: Array<{ path: string; what: string }>;
+}
+
+/** The report's lists of renames, duplicated hard links and losses (50 of each; all with --json). */
+export function formatNotes(n: ConversionNotesView): string[] {
+  const lines: string[] = [];
+  const list = <T>(title: string, items: T[], fmt: (t: T) => string): void => {
+    if (items.length === 0) return;
+    lines.push(`${title} (${items.length}):`);
+    for (const it of items.slice(0, 50)) lines.push(`  ${fmt(it)}`);
+    if (items.length > 50) lines.push(`  … and ${items.length - 50} more (see --json)`);
+  };
+  list('Renamed', n.renames, (x) => `${x.path} → ${x.fatName} (${x.reason})`);
+  list('Duplicated hard links', n.duplicates, (x) => `${x.path} (copy of ${x.of})`);
+  list('Not kept', n.losses, (x) => `${x.path}: ${x.what}`);
+  return lines;
+}

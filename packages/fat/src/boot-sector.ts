@@ -9,6 +9,7 @@
 import iconv from 'iconv-lite';
 import { MAX_CLUSTERS, type FatBits } from './constants.js';
 import { FatError, notFat, fatCorrupt, fatUnsupported } from './errors.js';
+import { le16, le32, put16, put32 } from './bytes.js';
 
 export interface BootSectorParams {
   fatBits: FatBits;
@@ -66,16 +67,6 @@ export const FSINFO_TRAIL_SIG = 0xaa550000;
 export const FSINFO_UNKNOWN = 0xffffffff;
 const NO_NAME = 'NO NAME';
 
-const le16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
-const le32 = (b: Uint8Array, o: number): number => (le16(b, o) | (le16(b, o + 2) << 16)) >>> 0;
-const put16 = (b: Uint8Array, o: number, v: number): void => {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-};
-const put32 = (b: Uint8Array, o: number, v: number): void => {
-  put16(b, o, v & 0xffff);
-  put16(b, o + 2, (v >>> 16) & 0xffff);
-};
 const isPowerOfTwo = (v: number): boolean => v > 0 && (v & (v - 1)) === 0;
 const hex = (v: number, digits = 2): string => `0x${v.toString(16).padStart(digits, '0')}`;
 /** Linux fat_valid_media: 0xF0 or 0xF8..0xFF. */

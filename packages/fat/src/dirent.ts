@@ -1,3 +1,4 @@
+import { le16, le32, put16, put32 } from './bytes.js';
 import { ATTR, DELETED, DIRENT_SIZE, KANJI_E5, LFN_CHARS_PER_SLOT, LFN_LAST } from './constants.js';
 
 /** A decoded 8.3 directory entry (32 bytes). */
@@ -16,16 +17,6 @@ export interface ShortEntry {
   size: number;
 }
 
-const le16 = (b: Uint8Array, o: number): number => (b[o] ?? 0) | ((b[o + 1] ?? 0) << 8);
-const le32 = (b: Uint8Array, o: number): number => (le16(b, o) | (le16(b, o + 2) << 16)) >>> 0;
-const put16 = (b: Uint8Array, o: number, v: number): void => {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-};
-const put32 = (b: Uint8Array, o: number, v: number): void => {
-  put16(b, o, v & 0xffff);
-  put16(b, o + 2, (v >>> 16) & 0xffff);
-};
 
 /** Writes an 8.3 entry into `out` at `offset`. */
 export function encodeShortEntry(e: ShortEntry, out: Uint8Array, offset: number): void {

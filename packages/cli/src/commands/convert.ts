@@ -4,7 +4,7 @@ import {
   DirectorySource, Ext2Source, measureForFat, planFat, writeFatImage,
   type FatBuildOptions, type FatMeasure, type FatTarget, type SourceTree,
 } from '@fsconv/core';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { inPlaceCommand } from './in-place.js';
 
@@ -118,14 +118,6 @@ function formatReport(r: { feasible: boolean; plan: string; files: number; direc
   const lines = [r.feasible ? (dryRun ? 'Feasible.' : `Wrote ${r.output}.`) : 'Not feasible.', r.plan, ''];
   lines.push(`Files: ${r.files} (${formatBytes(r.fileBytes)}), directories: ${r.directories}`);
   if (r.written) lines.push(`Written: ${formatBytes(r.written.bytes)} in ${r.written.seconds.toFixed(1)} s; ${r.written.clustersUsed} clusters used; image ${formatBytes(r.written.imageBytes)}`);
-  const list = <T>(title: string, items: T[], fmt: (t: T) => string): void => {
-    if (items.length === 0) return;
-    lines.push(`${title} (${items.length}):`);
-    for (const it of items.slice(0, 50)) lines.push(`  ${fmt(it)}`);
-    if (items.length > 50) lines.push(`  … and ${items.length - 50} more (see --json)`);
-  };
-  list('Renamed', r.renames, (x) => `${x.path} → ${x.fatName} (${x.reason})`);
-  list('Duplicated hard links', r.duplicates, (x) => `${x.path} (copy of ${x.of})`);
-  list('Not kept', r.losses, (x) => `${x.path}: ${x.what}`);
+  lines.push(...formatNotes(r));
   return lines.join('\n');
 }

@@ -6,7 +6,7 @@ import {
   CountingDevice, Ext2Source, commitFromJournal, convertInPlace, planInPlace, readJournal,
   type InPlaceOptions, type InPlacePlan,
 } from '@fsconv/core';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { ConvertRefusal, type ConvertArgs } from './convert.js';
 
@@ -203,15 +203,7 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
         `  FATs ${formatBytes(s.fatBytes)} (front region ${formatBytes(s.frontRegionBytes)}), journal ${formatBytes(s.journalBytes)}`,
         `  staging room ${formatBytes(s.stagingRoomBytes)}, to spare ${formatBytes(s.spareBytes)}`);
     }
-    const list = <T>(title: string, items: T[], fmt: (t: T) => string): void => {
-      if (items.length === 0) return;
-      lines.push(`${title} (${items.length}):`);
-      for (const it of items.slice(0, 50)) lines.push(`  ${fmt(it)}`);
-      if (items.length > 50) lines.push(`  … and ${items.length - 50} more (see --json)`);
-    };
-    list('Renamed', json.renames, (x) => `${x.path} → ${x.fatName} (${x.reason})`);
-    list('Duplicated hard links', json.duplicates, (x) => `${x.path} (copy of ${x.of})`);
-    list('Not kept', json.losses, (x) => `${x.path}: ${x.what}`);
+    lines.push(...formatNotes(json));
   }
   if (r.deviceWrites !== undefined && !r.resumed) lines.push(`${r.deviceWrites} device writes, ${formatBytes(r.bytesWritten ?? 0)}, ${r.seconds?.toFixed(1)} s.`);
   out(lines.join('\n'));
