@@ -98,8 +98,8 @@ export function convertCommand(args: ConvertArgs, out: (s: string) => void): num
     }
     if (args.json) out(JSON.stringify(report, null, 2));
     else out(formatReport(report, measure, args.dryRun));
-    if (chosen === null) return 1;
-    return 0;
+    if (chosen === null && !args.dryRun) throw new ConvertRefusal(`not built, nothing written: ${plan.summary.split('\n')[0]}`);
+    return chosen === null ? 1 : 0;
   } finally {
     device?.close();
     if (tree instanceof DirectorySource) tree.close();

@@ -80,6 +80,8 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
     bar.done();
     if (args.dryRun || !plan.feasible) {
       report(out, args, { plan });
+      // Every exit 1 says why in one line on stderr; the report above gives the details.
+      if (!args.dryRun) throw new ConvertRefusal(`not converted, nothing written: ${plan.summary}`);
       return plan.feasible ? 0 : 1;
     }
     if (!args.yes) {

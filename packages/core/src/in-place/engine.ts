@@ -74,11 +74,17 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
     const frontBytes = g.dataStartSector * g.bytesPerSector;
     const input = { src, g, naming, directorySlots: measure.directorySlots, tz: opts.tz ?? 'local', journalBytes: 0 };
     const first = layOutInPlace(input, null);
+    const entry = candidates.find((c) => c.fatBits === cand.fatBits && c.clusterSize === cand.clusterSize)!;
+    const label = `FAT${g.fatBits} with ${g.clusterSize}-byte clusters`;
+    if (first.refusal !== undefined) {
+      entry.feasible = false;
+      entry.reasons.push(`${label}: ${first.refusal}`);
+      if (best === null) best = { missing: Infinity, summary: `${label}: ${first.refusal}` };
+      continue;
+    }
     const journalBytes = journalSize(g, first.runs.length, first.rootDirectory.length);
     const result = layOutInPlace({ ...input, journalBytes }, null);
     const acc = result.accounting;
-    const entry = candidates.find((c) => c.fatBits === cand.fatBits && c.clusterSize === cand.clusterSize)!;
-    const label = `FAT${g.fatBits} with ${g.clusterSize}-byte clusters`;
     if (acc.missingClusters === 0) {
       return {
         ...base, feasible: true, geometry: g, accounting: acc, journalBytes, frontBytes,

@@ -110,6 +110,8 @@ export interface InPlaceLayoutResult {
   clustersUsed: number;
   /** First cluster of the journal (valid when feasible). */
   journalCluster: number;
+  /** Why this geometry cannot work at all (e.g. a bad block under its front region), if so. */
+  refusal?: string;
 }
 
 export interface InPlaceLayoutInput {
@@ -162,9 +164,16 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
   // Clusters that stay with a file (or are bad) may be claimed once.
   const claimed = new Bitmap(g.clusterCount + 2);
   const runs: ClusterRun[] = [];
+  const badInFront = src.summary.badBlocks.find((b) => b * bs < dataStart);
+  if (badInFront !== undefined) {
+    // The boot sector, FATs and root must be readable: another geometry (a smaller front) may avoid it.
+    return {
+      accounting: acc, runs: [], rootDirectory: new Uint8Array(0), rootCluster: 0, clustersUsed: 0, journalCluster: 0,
+      refusal: `bad block ${badInFront} lies in its front region (boot sector, FATs, root: bytes 0..${dataStart - 1})`,
+    };
+  }
   for (const bad of src.summary.badBlocks) {
     const byte = bad * bs;
-    if (byte < dataStart) throw new Error(`bad block ${bad} lies in the FAT's front region (boot sector, FATs, root)`);
     const first = clusterOfByte(byte);
     const count = Math.max(1, bs / cs);
     for (let c = first; c < first + count && c <= lastCluster; c++) {
