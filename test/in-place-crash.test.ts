@@ -8,12 +8,13 @@
 // (FSCONV_CRASH_AFTER_WRITES=N, FSCONV_CRASH_MODE=kill|powerloss). The write sequence of a run is:
 // staging writes into ext2-free blocks (1 .. M-2), the journal (M-1), the marker, i.e. the commit
 // point (M), then the commit from the journal (M+1 .. W), whose first write zeroes the ext2
-// superblock and whose last turns the marker's sector into what FAT keeps there. M is found by a
-// binary search on kill crashes (the marker is on the device after a crash at n exactly for
-// M ≤ n < W); every write from M-3 to W is a crash point, the rest are spread over the staging.
+// superblock and whose last turns the marker's sector into what FAT keeps there. M is W minus the
+// writes `resume` makes (the whole commit); the sweep then checks the state each crash leaves
+// against it. Every write from M-3 to W is a crash point, the rest are spread over the staging.
 //
-// CI runs 52 crash counts per mode on the small and trap images (30 on the FAT32 one); tools/crash-sweep.sh (FSCONV_CRASH_SWEEP=1) crashes
-// at every write count. FSCONV_CRASH_IMAGES=small,traps,fat32 limits the images.
+// CI crashes at 52 write counts per mode on the small and trap images (30 on the FAT32 one);
+// tools/crash-sweep.sh (FSCONV_CRASH_SWEEP=1) at every write count. FSCONV_CRASH_IMAGES=small,traps,fat32
+// limits the images.
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,7 +207,7 @@ for (const spec of IMAGES) {
       const started = Date.now();
       rmSync(dir(), { recursive: true, force: true });
       mkdirSync(dir());
-      const base = makeExtImage(spec, dir());
+      const base = makeBaseImage(spec, dir());
       await tick(0);
       const src = await fsconv(['ls', '--json', '--tz', 'UTC', base]);
       expect(src.status, src.stderr).toBe(0);
@@ -233,25 +234,18 @@ for (const spec of IMAGES) {
       expect(fat.status, fat.stderr).toBe(0);
       expect(canonicalListing(parseLsJsonLines(fat.stdout))).toEqual(canonicalListing(parseLsJsonLines(src.stdout)));
 
-      // The commit point M: the first write after which a kill leaves the marker (monotone on 1 .. W-1).
+      // The commit point M: a kill after the second-to-last write leaves the device committed, and
+      // `resume` then makes exactly the commit's writes, C = W - M. (The kill-mode sweep checks that a
+      // kill after M-1 leaves the ext2 without a marker and one after M leaves the marker.)
       const probe = join(dir(), 'probe.img');
-      const markerAfterKill = async (n: number): Promise<boolean> => {
-        copyFileSync(base, probe);
-        expectKilled(await fsconv(convertArgs(spec, probe), { env: crashEnv(n, 'kill') }), `probe kill at ${n}`);
-        return deviceState(probe).marker;
-      };
-      let lo = 1; // no marker after lo (checked below)
-      let hi = W - 1; // marker after hi
-      expect(await markerAfterKill(lo), 'a kill after the first write left a marker').toBe(false);
-      expect(await markerAfterKill(hi), `a kill after write ${hi} of ${W} left no marker`).toBe(true);
-      while (hi - lo > 1) {
-        const mid = (lo + hi) >> 1;
-        if (await markerAfterKill(mid)) hi = mid;
-        else lo = mid;
-      }
+      copyFileSync(base, probe);
+      expectKilled(await fsconv(convertArgs(spec, probe), { env: crashEnv(W - 1, 'kill') }), `kill after write ${W - 1}`);
+      expect(deviceState(probe), `a kill after write ${W - 1} of ${W} left no marker`).toMatchObject({ ext2: false, marker: true });
+      const resumed = parseReport(await fsconv(['resume', probe, '--json', '-q'], { env: NO_CRASH }), 'resume of the probe');
+      expect(sha256File(probe)).toBe(sha);
       rmSync(probe);
-      const M = hi;
-      // Journal and marker come right before the commit, which takes the last writes.
+      const M = W - resumed.deviceWrites;
+      // Journal and marker come after the staging, and the commit takes a few writes.
       expect(M).toBeGreaterThan(2);
       expect(W - M).toBeGreaterThanOrEqual(3);
       ctx.ref = { base, sha, W, M };
@@ -267,7 +261,6 @@ for (const spec of IMAGES) {
         expect(counts.length).toBeGreaterThanOrEqual(Math.min(spec.counts, ref.W));
         for (let n = ref.M - 3; n <= ref.W; n++) if (n >= 1) expect(counts).toContain(n);
         const seen = { ext2: 0, committed: 0, finished: 0, resumeCmd: 0 };
-        let postCommit = 0;
         const failures = await runPool(counts, async (n) => {
           const img = join(dir(), `crash-${mode}-${n}.img`);
           copyFileSync(ref.base, img);
@@ -279,7 +272,7 @@ for (const spec of IMAGES) {
           seen[state]++;
           if (state === 'committed') {
             // Every other post-commit crash is finished with `fsconv resume`, the others with convert.
-            const useResume = postCommit++ % 2 === 0;
+            const useResume = (n - ref.M) % 2 === 0;
             if (useResume) seen.resumeCmd++;
             const r = parseReport(
               await fsconv(useResume ? ['resume', img, '--json', '-q'] : convertArgs(spec, img), { env: NO_CRASH }),
@@ -338,7 +331,6 @@ for (const spec of IMAGES) {
         { name: 'staging, then staging again', crashes: [{ cmd: 'convert', n: Math.floor(M / 3), mode: 'kill' }, { cmd: 'convert', n: Math.floor((2 * M) / 3), mode: 'powerloss' }], finish: 'convert' },
         { name: 'staging, then the first commit write', crashes: [{ cmd: 'convert', n: Math.floor(M / 2), mode: 'powerloss' }, { cmd: 'convert', n: M + 1, mode: 'kill' }], finish: 'resume' },
         { name: 'the journal, then the marker', crashes: [{ cmd: 'convert', n: M - 1, mode: 'kill' }, { cmd: 'convert', n: M, mode: 'kill' }], finish: 'convert' },
-        { name: 'the marker (power cut), then the marker again', crashes: [{ cmd: 'convert', n: M, mode: 'powerloss' }, { cmd: 'convert', n: M, mode: 'kill' }], finish: 'resume' },
         { name: 'the commit, then the resumed commit (convert)', crashes: [{ cmd: 'convert', n: M + 2, mode: 'kill' }, { cmd: 'convert', n: 2, mode: 'powerloss' }], finish: 'resume' },
         { name: 'the commit, then resume', crashes: [{ cmd: 'convert', n: W - 1, mode: 'powerloss' }, { cmd: 'resume', n: C - 1, mode: 'kill' }], finish: 'convert' },
         { name: 'the marker, then resume at its first write', crashes: [{ cmd: 'convert', n: M, mode: 'kill' }, { cmd: 'resume', n: 1, mode: 'kill' }], finish: 'resume' },
@@ -366,7 +358,8 @@ for (const spec of IMAGES) {
   });
 }
 
-function makeExtImage(spec: ImageSpec, into: string): string {
+/** The ext2 every run of an image starts from (only ever copied). */
+function makeBaseImage(spec: ImageSpec, into: string): string {
   return makeExt2Image({
     src: trees.get(spec.tree)!, out: join(into, 'base.ext2'), blockSize: spec.blockSize, inodeSize: spec.inodeSize,
     ...(spec.sizeBytes !== undefined && { sizeBytes: spec.sizeBytes }),

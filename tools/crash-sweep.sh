@@ -4,8 +4,8 @@
 # the same convert command (or `fsconv resume` after the commit point), which must give the bytes
 # of an uninterrupted conversion. See test/in-place-crash.test.ts.
 #
-#   tools/crash-sweep.sh                 # every image (small, traps, fat32): about 10 minutes on 2 cores
-#   tools/crash-sweep.sh small           # one or more images by name
+#   tools/crash-sweep.sh                 # every image (small, traps, fat32): about 7 minutes on 2 cores
+#   tools/crash-sweep.sh small           # one or more images by name (small: about 1 minute)
 #   tools/crash-sweep.sh small -- -t kill   # extra vitest arguments after --
 #
 # Needs the workspace installed (pnpm run setup); builds the packages first (quick when up to date).
