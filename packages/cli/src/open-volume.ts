@@ -1,6 +1,7 @@
 import { Device } from '@fsconv/device';
 import { Ext2Error, Ext2Volume, checkFilesystem, type Ext2Summary } from '@fsconv/ext2fs-reader';
 import { FatError, FatVolume } from '@fsconv/fat';
+import { CountingDevice, readJournal } from '@fsconv/core';
 import { ProgressBar } from './progress.js';
 
 export interface CheckedExt2 {
@@ -51,7 +52,11 @@ export function openVolume(path: string, quiet: boolean): CheckedExt2 | OpenedFa
     try {
       return { kind: 'fat', device, volume: FatVolume.open(device, { offset: fatPartitionOffset(device) }) };
     } catch (fatError) {
+      const interrupted = holdsInterruptedConversion(device);
       device.close();
+      if (interrupted) {
+        throw new Ext2Error('unclean', `${path} holds a conversion to FAT interrupted after its commit point: run 'fsconv resume ${path}' to finish it`);
+      }
       if (fatError instanceof FatError) {
         throw new Ext2Error('not-ext2', `${path} holds neither ext2 (${e.detail}) nor FAT (${fatError.message})`);
       }
@@ -82,4 +87,13 @@ function fatPartitionOffset(device: Device): number {
     if (FAT_PARTITION_TYPES.has(type) && start > 0 && start * 512 < device.size) return start * 512;
   }
   return 0;
+}
+
+/** Whether bytes 512..1023 hold the marker of an in-place conversion (docs/in-place.md). */
+function holdsInterruptedConversion(device: Device): boolean {
+  try {
+    return readJournal(new CountingDevice(device, {})) !== null;
+  } catch {
+    return true; // a marker is there, even if its journal is damaged: resume will say what is wrong
+  }
 }
