@@ -15,16 +15,15 @@
 // 4. the e2fsprogs corpus: every clean supported image converts (its `ls --json` unchanged but for
 //    ino and fatPath), every other one is refused.
 // Refused images are compared byte for byte (sha256) before and after.
-import { copyFileSync, existsSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as tick } from 'node:timers/promises';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExt2Image } from './support/ext2-image.js';
 import { canonicalListing } from './support/fat-acceptance.js';
 import { fsckFatStrict, validateFatStructure } from './support/fat-validate.js';
-import { expectOneLineRefusal, fsconv, REPO_ROOT, sha256File } from './support/fsconv.js';
+import { expectOneLineRefusal, fsconv, sha256File } from './support/fsconv.js';
 import {
   BAD_CLUSTER, buildNamedTree, checkInPlace, convertAndValidate, expectRefusedUnchanged, fatEntry, inPlaceArgs, Mounts,
   readBootSector, type InPlaceCase, type InPlaceReport, type TreeName,
@@ -32,6 +31,7 @@ import {
 import { parseLsJsonLines } from './support/ls-entry.js';
 import { unmount } from './support/reference-view.js';
 import { RunError, run, runText, tryRun } from './support/run.js';
+import { corpusImages, corpusPresent, corpusReference, noteCorpusAbsence, unpackCorpusImage } from './support/corpus.js';
 import { prngBytes } from './support/trees.js';
 
 const MiB = 1024 * 1024;
@@ -453,34 +453,7 @@ describe('bad blocks', () => {
 // ---------------------------------------------------------------------------------------------
 // 4. The e2fsprogs corpus.
 
-const CORPUS = process.env['FSCONV_CORPUS'] ?? join(REPO_ROOT, '..', 'shared', 'corpus', 'e2fsprogs');
-const corpusPresent = existsSync(CORPUS);
-if (!corpusPresent) {
-  if (process.env['CI']) throw new Error(`the e2fsprogs corpus is missing at ${CORPUS} (it must be there in CI)`);
-  console.log(`NOTE: e2fsprogs corpus not found at ${CORPUS}: the in-place corpus tests were NOT run.`);
-}
-
-/** The features in-place conversion accepts (as dumpe2fs names them): those the reader supports. */
-const SUPPORTED = new Set(['dir_prealloc', 'imagic_inodes', 'has_journal', 'ext_attr', 'resize_inode', 'dir_index',
-  'filetype', 'sparse_super', 'large_file']);
-
-const corpusImages = corpusPresent ? readdirSync(CORPUS).filter((f) => /\.img\.(gz|bz2)$/.test(f)).sort() : [];
-
-/** e2fsck's verdict, the superblock state and the features, as e2fsprogs sees them. */
-function corpusReference(img: string): { clean: boolean; stateClean: boolean; features: string[] } {
-  // e2fsck loops forever on some images (f_misstable): no verdict in time counts as unclean.
-  let clean: boolean;
-  try {
-    clean = tryRun('e2fsck', ['-fn', img], { timeoutMs: 20_000 }).status === 0;
-  } catch (e) {
-    if (!(e instanceof RunError) || !/ETIMEDOUT/.test(e.message)) throw e;
-    clean = false;
-  }
-  const header = tryRun('dumpe2fs', ['-h', img]).stdout.toString();
-  const features = /^Filesystem features:\s*(.*)$/m.exec(header)?.[1]?.trim().split(/\s+/).filter((f) => f !== '(none)') ?? [];
-  const stateClean = /^Filesystem state:\s*clean\s*$/m.test(header);
-  return { clean, stateClean, features };
-}
+noteCorpusAbsence('the in-place corpus tests');
 
 describe.skipIf(!corpusPresent)('e2fsprogs corpus converted in place', () => {
   let dir: string;
@@ -488,12 +461,7 @@ describe.skipIf(!corpusPresent)('e2fsprogs corpus converted in place', () => {
     dir = join(work, 'corpus');
     mkdirSync(dir);
   });
-  const unpack = (file: string): string => {
-    const out = join(dir, file.replace(/\.(gz|bz2)$/, ''));
-    const src = join(CORPUS, file);
-    writeFileSync(out, file.endsWith('.gz') ? gunzipSync(readFileSync(src)) : run('bzip2', ['-dc', src]).stdout);
-    return out;
-  };
+  const unpack = (file: string): string => unpackCorpusImage(file, dir);
 
   it('has images', () => expect(corpusImages.length).toBeGreaterThan(50));
 
@@ -505,11 +473,11 @@ describe.skipIf(!corpusPresent)('e2fsprogs corpus converted in place', () => {
       // Clean for an in-place conversion: e2fsck finds nothing, the superblock says clean (an ext2
       // left "not clean" is refused, pointing at e2fsck, even when e2fsck -fn finds nothing), and
       // every feature is supported.
-      const convertible = ref.clean && ref.stateClean && ref.features.every((f) => SUPPORTED.has(f));
+      const convertible = ref.clean && ref.stateClean && ref.supported;
       await tick(0);
       if (!convertible) {
         await expectRefusedUnchanged(img, [...inPlaceArgs(img, { target: 'vfat+rights' }), '--yes']);
-        if (ref.clean && !ref.stateClean && ref.features.every((f) => SUPPORTED.has(f))) {
+        if (ref.clean && !ref.stateClean && ref.supported) {
           // e2fsck finds nothing but the superblock says "not clean" (f_hurd, f_special_ea): the refusal
           // advises e2fsck; once e2fsck has marked it clean, it converts like the others.
           const refusal = await fsconv([...inPlaceArgs(img, { target: 'vfat+rights' }), '--yes']);
