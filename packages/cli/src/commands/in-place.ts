@@ -1,4 +1,4 @@
-import { readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Device, describeMountUses, findMountUses } from '@fsconv/device';
 import { Ext2Error, Ext2Volume, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
 import { FatError, FatVolume } from '@fsconv/fat';
@@ -10,17 +10,31 @@ import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { ConvertRefusal, type ConvertArgs } from './convert.js';
 
-/** Asks on the terminal; true only for an explicit yes. */
+/**
+ * Asks on the terminal; true only for an explicit yes. Reads from a fresh /dev/tty descriptor:
+ * Node may have made stdin non-blocking, and a read that fails must not count as an answer.
+ */
 function confirm(question: string): boolean {
   process.stderr.write(`${question} [y/N] `);
-  const buf = Buffer.alloc(256);
-  let n = 0;
+  let fd: number;
   try {
-    n = readSync(0, buf, 0, buf.length, null);
+    fd = openSync('/dev/tty', 'r');
   } catch {
     return false;
   }
-  return /^\s*y(es)?\s*$/i.test(buf.subarray(0, n).toString('utf8'));
+  try {
+    const buf = Buffer.alloc(256);
+    for (;;) {
+      try {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        return /^\s*y(es)?\s*$/i.test(buf.subarray(0, n).toString('utf8'));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return false;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function refuseMounted(path: string): void {
