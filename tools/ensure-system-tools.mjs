@@ -8,7 +8,7 @@ const needed = {
   mke2fs: 'e2fsprogs', e2fsck: 'e2fsprogs', debugfs: 'e2fsprogs', dumpe2fs: 'e2fsprogs',
   'fsck.fat': 'dosfstools', 'mkfs.fat': 'dosfstools',
   mcopy: 'mtools', mdir: 'mtools',
-  blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount',
+  blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount', script: 'bsdutils', filefrag: 'e2fsprogs', bzip2: 'bzip2',
 };
 const path = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH: path } }).status === 0;
