@@ -1,3 +1,5 @@
+import { existsSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Device } from '@fsconv/device';
 import { Ext2Volume } from '@fsconv/ext2fs-reader';
 import {
@@ -44,6 +46,7 @@ export function parseSize(text: string): number {
  */
 export function convertCommand(args: ConvertArgs, out: (s: string) => void): number {
   if (args.output === undefined) return inPlaceCommand(args, out);
+  refuseOutputOverSource(args.source, args.output, args.from);
   const bar = new ProgressBar(args.quiet || args.json);
   let device: Device | null = null;
   let tree: SourceTree;
@@ -120,4 +123,33 @@ function formatReport(r: { feasible: boolean; plan: string; files: number; direc
   if (r.written) lines.push(`Written: ${formatBytes(r.written.bytes)} in ${r.written.seconds.toFixed(1)} s; ${r.written.clustersUsed} clusters used; image ${formatBytes(r.written.imageBytes)}`);
   lines.push(...formatNotes(r));
   return lines.join('\n');
+}
+
+/**
+ * The new image must not be the source (creating it truncates the file before anything is read) nor
+ * lie inside a source directory (it would change the tree being converted).
+ */
+function refuseOutputOverSource(source: string, output: string, from: 'ext2' | 'dir'): void {
+  let src: Stats;
+  try {
+    src = statSync(source);
+  } catch {
+    return; // opening the source will say what is wrong with it
+  }
+  if (existsSync(output)) {
+    const o = statSync(output);
+    if (o.dev === src.dev && o.ino === src.ino) {
+      throw new ConvertRefusal(`--output ${output} is the source itself: to convert in place, leave out --output`);
+    }
+    if (o.isBlockDevice() && src.isBlockDevice() && o.rdev === src.rdev) {
+      throw new ConvertRefusal(`--output ${output} is the source device itself: to convert in place, leave out --output`);
+    }
+  }
+  if (from === 'dir') {
+    const dir = realpathSync(source);
+    const outDir = realpathSync(dirname(resolve(output)));
+    if (outDir === dir || outDir.startsWith(`${dir}/`)) {
+      throw new ConvertRefusal(`--output ${output} lies inside the source directory ${source}: write the image elsewhere`);
+    }
+  }
 }
