@@ -1,12 +1,13 @@
 // Bad blocks listed in the ext2's bad-blocks inode (mke2fs -l) become bad clusters in the FAT and
 // hold nothing; the FAT entries are read here with a few lines of independent decoding, not with
 // fsconv's reader, and fsck.fat must still be strictly clean.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fsckFatStrict } from './support/fat-validate.js';
 import { fsconv } from './support/fsconv.js';
+import { BAD_CLUSTER, fatEntry, readBootSector } from './support/in-place-support.js';
 import { parseLsJsonLines } from './support/ls-entry.js';
 import { run } from './support/run.js';
 import { prngBytes } from './support/trees.js';
@@ -33,23 +34,16 @@ it('bad blocks of the ext2 become bad clusters of the FAT', async () => {
   expect(JSON.parse(r.stdout).space.badClusters).toBe(3);
   fsckFatStrict(img);
 
-  // Independent decoding: BPB fields, then the FAT16 entries of the clusters over the bad blocks.
-  const b = readFileSync(img);
-  const bps = b.readUInt16LE(11);
-  const spc = b[13]!;
-  const reserved = b.readUInt16LE(14);
-  const fats = b[16]!;
-  const rootEntries = b.readUInt16LE(17);
-  const fatSectors = b.readUInt16LE(22);
-  const dataStart = (reserved + fats * fatSectors + Math.ceil((rootEntries * 32) / bps)) * bps;
-  const clusterSize = bps * spc;
+  // Independent decoding (the BPB and FAT entries read by the spec, no fsconv code): the clusters
+  // over the bad blocks are marked bad, and nothing else is.
+  const g = readBootSector(img);
+  expect(g.fatBits).toBe(16);
   for (const block of badBlocks) {
-    const cluster = 2 + Math.floor((block * 1024 - dataStart) / clusterSize);
-    expect(b.readUInt16LE(reserved * bps + 2 * cluster), `FAT entry of cluster ${cluster} (block ${block})`).toBe(0xfff7);
+    const cluster = 2 + Math.floor((block * 1024 - g.dataStart) / g.clusterSize);
+    expect(fatEntry(img, cluster), `FAT entry of cluster ${cluster} (block ${block})`).toBe(BAD_CLUSTER[16]);
   }
-  // Nothing else is bad, and the listing survived.
   let bad = 0;
-  for (let c = 2; c < (fatSectors * bps) / 2; c++) if (b.readUInt16LE(reserved * bps + 2 * c) === 0xfff7) bad++;
+  for (let c = 2; c < g.clusterCount + 2; c++) if (fatEntry(img, c) === BAD_CLUSTER[16]) bad++;
   expect(bad).toBe(3);
   const after = parseLsJsonLines((await fsconv(['ls', '--json', img])).stdout);
   const strip = (l: typeof before) => l.map(({ ino: _i, fatPath: _f, ...rest }) => JSON.stringify(rest)).sort();

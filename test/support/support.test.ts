@@ -13,6 +13,7 @@ import {
   debugfsStat, debugfsView, imageBlockMap, kernelView, readGeometry, referenceView, splitDev, floorSeconds,
   type View,
 } from './reference-view.js';
+import { sha256File } from './fsconv.js';
 import { INSTALL_HINT, requireTool, run } from './run.js';
 import { buildSmallTree, buildTree, type TreeFacts } from './trees.js';
 
@@ -79,18 +80,6 @@ function sparseSha256(root: string, fact: TreeFacts['sparse'][number]): string {
   }
 }
 
-function sha256File(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(4 << 20);
-    let n: number;
-    while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-    return h.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 let rawByPath = new Map<string, Buffer>();
 function rawPath(path: string): Buffer {
