@@ -29,6 +29,8 @@ export interface FatMeasure {
   demand: SpaceDemand;
   /** Slots of each directory by its linkId (directories have one name each). */
   directorySlots: Map<number, number>;
+  /** Bytes of each directory's rights file by its linkId (absent without one): later passes need no names. */
+  rightsBytes: Map<number, number>;
   notes: ConversionNotes;
   files: number;
   directories: number;
@@ -68,6 +70,7 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
   };
   const notes: ConversionNotes = { renames: [], duplicates: [], losses: [] };
   const directorySlots = new Map<number, number>();
+  const rightsBytes = new Map<number, number>();
   const firstNameOf = new Map<number, string>();
   let largest: { bytes: number; path: string } | undefined;
   let files = 0;
@@ -87,7 +90,10 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
     directorySlots.set(dir.linkId, layout.slots);
     if (isRoot) rootSlots = layout.slots;
     else add(directoryBytes(layout.slots), true);
-    if (layout.rights) add(layout.rights.bytes.length, false);
+    if (layout.rights) {
+      add(layout.rights.bytes.length, false);
+      rightsBytes.set(dir.linkId, layout.rights.bytes.length);
+    }
     directories++;
     const subdirs: SourceNode[] = [];
     for (const { node } of layout.children) {
@@ -122,7 +128,7 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
     ...(largest !== undefined && { largestFile: largest }),
   };
   return {
-    demand, directorySlots, notes, files, directories, fileBytes, entries,
+    demand, directorySlots, rightsBytes, notes, files, directories, fileBytes, entries,
     label: naming.label, volumeId: opts.volumeId ?? tree.volumeId ?? id,
   };
 }

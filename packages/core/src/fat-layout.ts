@@ -37,6 +37,10 @@ export function attributesOf(node: SourceNode): number {
   return node.type === 'dir' ? ATTR.directory | ro : ATTR.archive | ro;
 }
 
+/** Devices, FIFOs and sockets: FAT keeps them only as placeholders described by a rights file. */
+export const isSpecial = (node: SourceNode): boolean =>
+  node.type === 'fifo' || node.type === 'char' || node.type === 'block' || node.type === 'socket';
+
 /** The rights record of a node stored under `fatName`. */
 export function rightsRecordOf(node: SourceNode, fatName: string): RightsRecord {
   const r: RightsRecord = {
@@ -62,8 +66,7 @@ export function layoutDirectory(tree: SourceTree, dir: SourceNode, isRoot: boole
   const children: PlacedChild[] = [];
   const skipped: SourceNode[] = [];
   for (const node of tree.children(dir)) {
-    const special = node.type === 'fifo' || node.type === 'char' || node.type === 'block' || node.type === 'socket';
-    if (special && !withRights) {
+    if (isSpecial(node) && !withRights) {
       skipped.push(node);
       continue;
     }

@@ -132,6 +132,15 @@ function simpleUpper(cp: number, ch: string): string {
 
 /** The case-insensitive key of a name: FAT lookups treat names with equal keys as the same. */
 export function foldName(name: string): string {
+  // ASCII only (most names): the mapping is exactly a–z → A–Z, which toUpperCase does.
+  let ascii = true;
+  for (let i = 0; i < name.length; i++) {
+    if (name.charCodeAt(i) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return name.toUpperCase();
   let out = '';
   for (const ch of name) out += simpleUpper(ch.codePointAt(0)!, ch);
   return out;
@@ -198,6 +207,22 @@ function codePage(name: string): OemCodePage {
  * there is an extension, bytes ≥ 0x80 decoded with `codepage`, NT case bits applied (ASCII letters).
  */
 export function shortNameToString(name: Uint8Array, codepage = 'cp437', ntCase = 0): string {
+  if (ntCase === 0) {
+    // Printable ASCII shows as itself in every accepted code page (checked when one is loaded).
+    let baseEnd = 8;
+    while (baseEnd > 0 && name[baseEnd - 1] === SPACE) baseEnd--;
+    let extEnd = 11;
+    while (extEnd > 8 && name[extEnd - 1] === SPACE) extEnd--;
+    let plain = true;
+    for (let i = 0; i < extEnd && plain; i++) {
+      const b = name[i]!;
+      if ((i < baseEnd || i >= 8) && (b < 0x20 || b > 0x7e)) plain = false;
+    }
+    if (plain) {
+      const base = latin1(name.subarray(0, baseEnd));
+      return extEnd === 8 ? base : `${base}.${latin1(name.subarray(8, extEnd))}`;
+    }
+  }
   const cp = codePage(codepage);
   const part = (from: number, to: number, lower: boolean): string => {
     let end = to;
@@ -222,8 +247,17 @@ export interface DecodedName {
   badBytes: number;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Strict UTF-8 (no overlong forms, no surrogates, ≤ U+10FFFF); every bad byte is one `_`. */
 function decodeUtf8(raw: Uint8Array): DecodedName {
+  // Valid UTF-8 (nearly every name): the fatal decoder refuses exactly what the loop below replaces.
+  try {
+    const text = strictUtf8.decode(raw);
+    return { text, shown: text, badBytes: 0 };
+  } catch {
+    // fall through: name the bad bytes one by one
+  }
   let text = '';
   let shown = '';
   let bad = 0;
@@ -383,14 +417,26 @@ function aliasBasis(name: string, cp: OemCodePage): { base: number[]; ext: numbe
   return { base, ext, lossless };
 }
 
-function shortFrom(base: number[], ext: number[]): Uint8Array {
-  const s = new Uint8Array(11).fill(SPACE);
-  s.set(base.slice(0, 8), 0);
-  s.set(ext.slice(0, 3), 8);
-  return s;
-}
+/*
+ * While an alias is searched, short names are handled as 11-character latin1 strings (one char per
+ * byte): the candidates are many and strings are what the sets hold; bytes are made once, at the end.
+ */
 
-const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
+/** Bytes (each < 256) as a latin1 string. */
+const latin1 = (bytes: ArrayLike<number>): string => {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+};
+
+/** The 11-character short name of a base and an extension (cut to 8 and 3, space padded). */
+const shortText = (base: string, ext: string): string => base.slice(0, 8).padEnd(8, ' ') + ext.slice(0, 3).padEnd(3, ' ');
+
+const shortBytes = (text: string): Uint8Array => {
+  const s = new Uint8Array(11);
+  for (let i = 0; i < 11; i++) s[i] = text.charCodeAt(i);
+  return s;
+};
 
 /** FNV-1a over the UTF-16 units: the deterministic stand-in for Linux' jiffies. */
 function hashUnits(s: string): number {
@@ -402,7 +448,7 @@ function hashUnits(s: string): number {
   return h;
 }
 
-const shortKey = (s: Uint8Array): string => Buffer.from(s).toString('latin1');
+const shortKey = (s: Uint8Array): string => latin1(s);
 
 // ---------------------------------------------------------------------------------------------
 // The namer
@@ -438,6 +484,8 @@ export class DirectoryNamer {
   private readonly taken = new Set<string>();
   /** 11-byte short names so far (as latin1 strings). */
   private readonly shorts = new Set<string>();
+  /** Per alias basis (6 base bytes + extension): the first `~n` tail not known to be taken. */
+  private readonly tildeFrom = new Map<string, number>();
   private used = 0;
 
   /**
@@ -574,29 +622,36 @@ export class DirectoryNamer {
   /** A short name for `name` not used in the directory, Linux style. */
   private alias(name: string): Uint8Array {
     const own = foldName(name);
-    const free = (s: Uint8Array): boolean => {
-      if (this.shorts.has(shortKey(s))) return false;
-      const f = foldName(shortNameToString(s, this.cp.name));
+    const free = (text: string): boolean => {
+      if (this.shorts.has(text)) return false;
+      const f = foldName(shortNameToString(shortBytes(text), this.cp.name));
       return f === own || !this.taken.has(f);
     };
     const { base, ext, lossless } = aliasBasis(name, this.cp);
+    const extText = latin1(ext);
     if (lossless) {
-      const s = shortFrom(base, ext);
-      if (free(s)) return s;
+      const s = shortText(latin1(base), extText);
+      if (free(s)) return shortBytes(s);
     }
-    const b6 = base.slice(0, 6);
-    for (let i = 1; i <= 9; i++) {
-      const s = shortFrom([...b6, ...ascii(`~${i}`)], ext);
-      if (free(s)) return s;
+    // `~1`…`~9`: short names only ever get added, so the tails below the first one not yet taken
+    // stay taken; starting there gives the same alias without retrying them (many similar names).
+    const b6 = latin1(base.slice(0, 6));
+    const tildeKey = `${b6}/${extText}`; // '/' never occurs in an alias basis
+    let first = this.tildeFrom.get(tildeKey) ?? 1;
+    while (first <= 9 && this.shorts.has(shortText(`${b6}~${first}`, extText))) first++;
+    this.tildeFrom.set(tildeKey, first);
+    for (let i = first; i <= 9; i++) {
+      const s = shortText(`${b6}~${i}`, extText);
+      if (free(s)) return shortBytes(s);
     }
-    const b2 = base.slice(0, 2);
+    const b2 = latin1(base.slice(0, 2));
     const h = hashUnits(name);
     for (let tail = 1; tail <= 9; tail++) {
       let x = (h ^ (h >>> 16)) & 0xffff;
       for (let k = 0; k < 0x10000; k++) {
         const hex = x.toString(16).toUpperCase().padStart(4, '0');
-        const s = shortFrom([...b2, ...ascii(`${hex}~${tail}`)], ext);
-        if (free(s)) return s;
+        const s = shortText(`${b2}${hex}~${tail}`, extText);
+        if (free(s)) return shortBytes(s);
         x = (x - 11) & 0xffff;
       }
     }

@@ -264,6 +264,23 @@ describe('renames', () => {
     for (const p of ps.slice(9)) expect(sn(p)).toMatch(/^AV[0-9A-F]{4}~1TXT$/);
     expect(ps.every((p) => p.rename === undefined)).toBe(true);
   });
+
+  it('takes the lowest free ~n tail even when other entries took tails in between', () => {
+    // The namer remembers the first tail not yet taken per basis: it must still find gaps left
+    // by names that are themselves 8.3 names like an alias, and never reuse a taken one.
+    const n = vfat();
+    const a = n.add(utf8('verylongname-a.txt'));
+    const own3 = n.add(utf8('verylo~3.txt')); // an exact 8.3 name: it takes VERYLO~3 TXT itself
+    const b = n.add(utf8('verylongname-b.txt'));
+    const c = n.add(utf8('verylongname-c.txt'));
+    const other = n.add(utf8('verylongname-d.doc')); // another extension: its own tails
+    const d = n.add(utf8('verylongname-e.txt'));
+    expect([a, own3, b, c, other, d].map(sn)).toEqual([
+      'VERYLO~1TXT', 'VERYLO~3TXT', 'VERYLO~2TXT', 'VERYLO~4TXT', 'VERYLO~1DOC', 'VERYLO~5TXT',
+    ]);
+    expect(own3.longName).toBeNull();
+    checkDirectory([a, own3, b, c, other, d]);
+  });
 });
 
 describe('msdos target', () => {

@@ -9,7 +9,7 @@ import {
   crc32, decodeJournal, decodeMarker, encodeJournal, encodeMarker, JournalError, MARKER_OFFSET, MARKER_SIZE,
   type JournalContent,
 } from './journal.js';
-import { layOutInPlace, type InPlaceAccounting, type StageSink } from './layout.js';
+import { layOutInPlace, type InPlaceAccounting, type InPlaceLayoutInput, type StageSink } from './layout.js';
 
 export interface InPlaceOptions extends GeometryOptions {
   target: FatTarget;
@@ -72,18 +72,16 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
   for (const cand of order.slice(0, 6)) {
     const g = cand.geometry!;
     const frontBytes = g.dataStartSector * g.bytesPerSector;
-    const input = { src, g, naming, directorySlots: measure.directorySlots, tz: opts.tz ?? 'local', journalBytes: 0 };
-    const first = layOutInPlace(input, null);
+    const result = layOutInPlace(layoutInput(src, g, naming, measure, opts), null);
     const entry = candidates.find((c) => c.fatBits === cand.fatBits && c.clusterSize === cand.clusterSize)!;
     const label = `FAT${g.fatBits} with ${g.clusterSize}-byte clusters`;
-    if (first.refusal !== undefined) {
+    if (result.refusal !== undefined) {
       entry.feasible = false;
-      entry.reasons.push(`${label}: ${first.refusal}`);
-      if (best === null) best = { missing: Infinity, summary: `${label}: ${first.refusal}` };
+      entry.reasons.push(`${label}: ${result.refusal}`);
+      if (best === null) best = { missing: Infinity, summary: `${label}: ${result.refusal}` };
       continue;
     }
-    const journalBytes = journalSize(g, first.runs.length, first.rootDirectory.length);
-    const result = layOutInPlace({ ...input, journalBytes }, null);
+    const journalBytes = result.journalBytes;
     const acc = result.accounting;
     if (acc.missingClusters === 0) {
       return {
@@ -113,6 +111,13 @@ const fmt = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} 
 /** Bytes of the journal for a layout (it is encoded with the same sizes later). */
 function journalSize(g: Geometry, runs: number, rootBytes: number): number {
   return 16 + 4 + 32 + (4 + 512) + (4 + (g.fatBits === 32 ? 512 : 0)) + (4 + rootBytes) + 4 + runs * 12 + 4;
+}
+
+function layoutInput(src: Ext2Source, g: Geometry, naming: NamingOptions, measure: FatMeasure, opts: InPlaceOptions): InPlaceLayoutInput {
+  return {
+    src, g, naming, directorySlots: measure.directorySlots, rightsBytes: measure.rightsBytes, tz: opts.tz ?? 'local',
+    journalSize: (runs, rootBytes) => journalSize(g, runs, rootBytes),
+  };
 }
 
 export interface InPlaceResult {
@@ -171,12 +176,11 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
   const counters = { bytes: 0 };
   const total = plan.accounting.newClusters * g.clusterSize;
   let done = 0;
-  const input = {
-    src, g, naming: plan.naming, directorySlots: plan.measure.directorySlots, tz: opts.tz ?? 'local', journalBytes: plan.journalBytes,
-  };
+  const input = layoutInput(src, g, plan.naming, plan.measure, opts);
   // 1. Stage: every new cluster's final content, into ext2-free blocks.
   const staged = layOutInPlace(input, stageSink(dev, counters, (n) => opts.progress?.('stage', (done += n), total)));
-  if (staged.journalCluster !== plan.accounting.journalFirstCluster || staged.accounting.missingClusters !== 0) {
+  if (staged.journalCluster !== plan.accounting.journalFirstCluster || staged.journalBytes !== plan.journalBytes ||
+    staged.accounting.missingClusters !== 0) {
     throw new Error('the staging pass did not reproduce the plan (internal)');
   }
   // 2. The journal, then the marker (each durable before the next step).

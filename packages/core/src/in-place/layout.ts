@@ -1,7 +1,7 @@
 import { Bitmap } from '@fsconv/ext2fs-reader';
 import { DIRENT_SIZE, parseTimeZone, type ClusterRun, type Geometry } from '@fsconv/fat';
 import { encodeDirectory, storedSize, type DirectoryPlacement } from '../fat-directory.js';
-import { directoryBytes, layoutDirectory, type NamingOptions } from '../fat-layout.js';
+import { directoryBytes, isSpecial, layoutDirectory, type NamingOptions } from '../fat-layout.js';
 import type { Ext2Source } from '../import-ext2.js';
 import type { SourceNode } from '../model.js';
 
@@ -108,8 +108,9 @@ export interface InPlaceLayoutResult {
   rootDirectory: Uint8Array;
   rootCluster: number;
   clustersUsed: number;
-  /** First cluster of the journal (valid when feasible). */
+  /** First cluster of the journal (valid when feasible), and its size in bytes. */
   journalCluster: number;
+  journalBytes: number;
   /** Why this geometry cannot work at all (e.g. a bad block under its front region), if so. */
   refusal?: string;
 }
@@ -118,10 +119,12 @@ export interface InPlaceLayoutInput {
   src: Ext2Source;
   g: Geometry;
   naming: NamingOptions;
+  /** From the measure pass: each directory's slots and rights file size, so planning names nothing. */
   directorySlots: Map<number, number>;
+  rightsBytes: Map<number, number>;
   tz: string;
-  /** Bytes the journal will take (computed by the caller from a first pass). */
-  journalBytes: number;
+  /** Bytes the journal takes for a layout with `runs` FAT runs and a FAT12/16 root of `rootBytes`. */
+  journalSize: (runs: number, rootBytes: number) => number;
 }
 
 /**
@@ -168,7 +171,7 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
   if (badInFront !== undefined) {
     // The boot sector, FATs and root must be readable: another geometry (a smaller front) may avoid it.
     return {
-      accounting: acc, runs: [], rootDirectory: new Uint8Array(0), rootCluster: 0, clustersUsed: 0, journalCluster: 0,
+      accounting: acc, runs: [], rootDirectory: new Uint8Array(0), rootCluster: 0, clustersUsed: 0, journalCluster: 0, journalBytes: 0,
       refusal: `bad block ${badInFront} lies in its front region (boot sector, FATs, root: bytes 0..${dataStart - 1})`,
     };
   }
@@ -308,23 +311,29 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
   let rootDirectory: Uint8Array = new Uint8Array(0);
   const seenLinks = new Set<number>();
 
+  const withRights = naming.target === 'vfat+rights';
+  const rootBytes = rootIsCluster ? 0 : g.rootEntries * DIRENT_SIZE;
   interface Pending { node: SourceNode; segs: Array<[number, number]> | null; parentFirst: number; parent: SourceNode | null }
   const stack: Pending[] = [{ node: root, segs: rootSegs, parentFirst: 0, parent: null }];
   while (stack.length > 0) {
     const { node: dir, segs: dirSegs, parentFirst, parent } = stack.pop()!;
     const isRoot = parent === null;
-    const layout = layoutDirectory(src, dir, isRoot, naming);
+    // Only staging needs the names and rights bytes; planning takes their sizes from the measure.
+    const layout = sink !== null ? layoutDirectory(src, dir, isRoot, naming) : null;
+    const children = layout !== null ? layout.children.map((c) => c.node) : storedChildren(src, dir, withRights);
+    const rightsLength = layout !== null ? (layout.rights?.bytes.length ?? -1) : (input.rightsBytes.get(dir.linkId) ?? -1);
+    const slots = layout !== null ? layout.slots : input.directorySlots.get(dir.linkId)!;
     const self = dirSegs ? firstOf(dirSegs) : 0;
     const place: DirectoryPlacement = { self, parent: parent === root ? 0 : parentFirst, rights: 0, children: [] };
-    if (layout.rights) {
+    if (rightsLength >= 0) {
       const segs = newChain();
-      const got = takeNew(segs, Math.ceil(layout.rights.bytes.length / cs));
-      writeAcross(got, layout.rights.bytes);
-      acc.bytesRightsFiles += layout.rights.bytes.length;
+      const got = takeNew(segs, Math.ceil(rightsLength / cs));
+      if (layout?.rights) writeAcross(got, layout.rights.bytes);
+      acc.bytesRightsFiles += rightsLength;
       place.rights = firstOf(segs);
     }
     const subdirs: Pending[] = [];
-    for (const { node } of layout.children) {
+    for (const node of children) {
       let first = 0;
       if (node.type === 'dir') {
         const segs = newChain();
@@ -344,9 +353,9 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
       }
       place.children.push({ cluster: first, size: storedSize(node) });
     }
-    const bytes = isRoot && !rootIsCluster ? g.rootEntries * DIRENT_SIZE : dirClusters(layout.slots) * cs;
+    const bytes = isRoot && !rootIsCluster ? rootBytes : dirClusters(slots) * cs;
     acc.bytesDirectories += isRoot && !rootIsCluster ? 0 : bytes;
-    if (sink !== null || (isRoot && !rootIsCluster)) {
+    if (layout !== null) {
       const buf = encodeDirectory(layout, place, { dir, parentNode: parent, isRoot, label: naming.label, tzOffset }, bytes);
       if (isRoot && !rootIsCluster) rootDirectory = buf;
       else writeAcross(dirSegs!, buf);
@@ -354,8 +363,17 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
 
+  // Every chain as FAT runs (the last run of a chain ends it).
+  for (const segs of chains) {
+    segs.forEach(([s, l], i) => runs.push({ start: s, length: l, next: segs[i + 1]?.[0] ?? 0 }));
+  }
+  runs.sort((a, b) => a.start - b.start);
+  const clustersUsed = runs.reduce((n, r) => n + (r.bad ? 0 : r.length), 0);
+
   // The journal: the highest run of free clusters left, so nothing the commit writes lands on it.
-  const journalClusters = Math.ceil(input.journalBytes / cs);
+  // It is not in the runs: afterwards its clusters are free space.
+  const journalBytes = input.journalSize(runs.length, rootBytes);
+  const journalClusters = Math.ceil(journalBytes / cs);
   let journalCluster = 0;
   if (acc.missingClusters === 0) {
     const c = pool.takeHighestRun(journalClusters);
@@ -367,14 +385,16 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
   acc.journalClusters = journalClusters;
   acc.journalFirstCluster = journalCluster;
   acc.spareClusters = pool.available;
+  return {
+    accounting: acc, runs, rootDirectory, rootCluster: rootSegs ? firstOf(rootSegs) : 0, clustersUsed, journalCluster, journalBytes,
+  };
+}
 
-  // Every chain as FAT runs (the last run of a chain ends it).
-  for (const segs of chains) {
-    segs.forEach(([s, l], i) => runs.push({ start: s, length: l, next: segs[i + 1]?.[0] ?? 0 }));
-  }
-  runs.sort((a, b) => a.start - b.start);
-  const clustersUsed = runs.reduce((n, r) => n + (r.bad ? 0 : r.length), 0);
-  return { accounting: acc, runs, rootDirectory, rootCluster: rootSegs ? firstOf(rootSegs) : 0, clustersUsed, journalCluster };
+/** The children a directory stores on FAT, in layout order (what `layoutDirectory` places, unnamed). */
+function storedChildren(src: Ext2Source, dir: SourceNode, withRights: boolean): SourceNode[] {
+  const all = src.children(dir);
+  if (withRights) return all;
+  return all.filter((n) => !isSpecial(n));
 }
 
 /** The ext2's block bitmaps as one bitmap over all blocks. */
