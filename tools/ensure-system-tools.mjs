@@ -9,6 +9,8 @@ const needed = {
   'fsck.fat': 'dosfstools', 'mkfs.fat': 'dosfstools',
   mcopy: 'mtools', mdir: 'mtools',
   blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount', script: 'bsdutils', filefrag: 'e2fsprogs', bzip2: 'bzip2',
+  // GNU time, for tools/bench and the scale test's peak RSS (by its path: `command -v time` finds the shell's builtin).
+  '/usr/bin/time': 'time',
 };
 const path = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`;
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH: path } }).status === 0;

@@ -79,6 +79,8 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
   let entries = 0;
   let rootSlots = 0;
   let id = 0x811c9dc5;
+  // Only a source without a volume ID of its own (a directory) gets one hashed from its entries.
+  const hashForId = opts.volumeId === undefined && (tree.volumeId === null || tree.volumeId === undefined);
 
   const root = tree.root();
   const stack: SourceNode[] = [root];
@@ -98,7 +100,7 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
     const subdirs: SourceNode[] = [];
     for (const { node } of layout.children) {
       entries++;
-      id = fnv(id, `${node.path}\0${node.size}\0${node.mtime.sec}`);
+      if (hashForId) id = fnv(id, `${node.path}\0${node.size}\0${node.mtime.sec}`);
       if (node.type === 'dir') {
         subdirs.push(node);
         continue;

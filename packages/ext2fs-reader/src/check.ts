@@ -102,6 +102,13 @@ class UsedInodes {
 
 const EA_MAGIC = 0xea020000;
 
+/** Set bits of each byte value. */
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let x = b; x !== 0; x >>= 1) n += x & 1;
+  return n;
+});
+
 /**
  * Checks the whole filesystem the way e2fsck -fn would for the features we accept, and refuses
  * (throws Ext2Error) at the first inconsistency: every block is claimed once (metadata, or one
@@ -151,14 +158,18 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   // Phase 1: every inode table, group by group.
   const perGroupUsedInodes = new Uint32Array(sb.groupCount);
   const perGroupDirs = new Uint32Array(sb.groupCount);
+  // One buffer for every group's table: a large disk has thousands of groups of mostly unused inodes,
+  // so the loop looks at the link count in place and decodes only inodes in use.
+  const table = new Uint8Array(layout.inodeTableBlocks * bs);
+  const ibitmap = new Uint8Array(bs);
   for (let g = 0; g < sb.groupCount; g++) {
-    const ibitmap = vol.readBlocks(groups.inodeBitmap[g]!, 1);
-    const table = vol.readBlocks(groups.inodeTable[g]!, layout.inodeTableBlocks);
+    vol.readBlocksInto(ibitmap, groups.inodeBitmap[g]!);
+    vol.readBlocksInto(table, groups.inodeTable[g]!);
     for (let i = 0; i < sb.inodesPerGroup; i++) {
       const ino = g * sb.inodesPerGroup + i + 1;
-      const raw = table.subarray(i * sb.inodeSize, (i + 1) * sb.inodeSize);
+      const at = i * sb.inodeSize;
       const reserved = ino < sb.firstIno;
-      const inUse = reserved || u16(raw, 0x1a) !== 0;
+      const inUse = reserved || (table[at + 0x1a]! | table[at + 0x1b]!) !== 0;
       if (bitIsSet(ibitmap, i) !== inUse) {
         throw corrupt(
           inUse ? 'is in use but marked free in the inode bitmap' : 'is marked in use in the inode bitmap but has no links',
@@ -167,7 +178,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       }
       if (!inUse) continue;
       perGroupUsedInodes[g]!++;
-      const inode = decodeInode(raw, ino, sb.inodeSize);
+      const inode = decodeInode(table.subarray(at, at + sb.inodeSize), ino, sb.inodeSize);
       if (reserved && ino !== ROOT_INO) {
         checkReservedInode(inode);
         continue;
@@ -194,13 +205,24 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
 
   // Phase 2: claims against the block bitmaps, and the group counts.
   let freeTotal = 0;
+  const bitmap = new Uint8Array(bs);
   for (let g = 0; g < sb.groupCount; g++) {
-    const bitmap = vol.readBlocks(groups.blockBitmap[g]!, 1);
+    vol.readBlocksInto(bitmap, groups.blockBitmap[g]!);
     const start = layout.groupStart(g);
     const n = layout.groupEnd(g) - start;
     const base = g * sb.blocksPerGroup; // bit index of this group's first block in `claimed`
     let free = 0;
-    for (let i = 0; i < n; i++) {
+    // Whole bytes first (blocksPerGroup is a multiple of 8, so `base` is byte aligned): equal bytes
+    // need no bit-by-bit look; the first differing byte is looked at bit by bit below, to name the block.
+    let i = 0;
+    const whole = n >>> 3;
+    for (let k = 0; k < whole; k++) {
+      const d = bitmap[k]!;
+      if (d !== claimed.bytes[(base >>> 3) + k]) break;
+      free += 8 - POPCOUNT[d]!;
+      i += 8;
+    }
+    for (; i < n; i++) {
       const onDisk = bitIsSet(bitmap, i);
       const isClaimed = claimed.get(base + i);
       if (onDisk !== isClaimed) {

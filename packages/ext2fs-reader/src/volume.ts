@@ -7,8 +7,13 @@ import { GroupTable, GROUP_DESC_SIZE, Layout } from './groups.js';
 import { decodeInode, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
 
-/** How many recently read blocks to keep (inode table and map blocks are read again and again). */
-const BLOCK_CACHE_ENTRIES = 256;
+/**
+ * Bytes of recently read metadata blocks to keep (inode table, directory and map blocks are read
+ * again by every pass over the tree). Bounded in bytes, so memory does not depend on the device;
+ * the least recently used block goes first. (Reading neighbouring blocks along was measured
+ * slower: directory blocks are scattered, and inode tables are read whole by the check.)
+ */
+const CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * An opened ext2 filesystem: the superblock and descriptors validated, blocks and inodes readable.
@@ -20,6 +25,7 @@ export class Ext2Volume implements BlockMapContext {
   readonly blocksCount: number;
   readonly hasFiletype: boolean;
   private readonly cache = new Map<number, Uint8Array>();
+  private readonly cacheBlocks: number;
 
   private constructor(
     readonly source: ByteSource,
@@ -33,6 +39,7 @@ export class Ext2Volume implements BlockMapContext {
     // The Hurd writes no file types even with the feature set; e2fsck accepts that (it would only
     // clear the feature in a read-write run), so records are read as without the feature there.
     this.hasFiletype = (sb.incompat & INCOMPAT.filetype) !== 0 && sb.creatorOs !== CREATOR_OS_HURD;
+    this.cacheBlocks = Math.max(64, Math.floor(CACHE_BYTES / sb.blockSize));
   }
 
   /** Reads and validates the superblock and the group descriptor table. */
@@ -50,16 +57,18 @@ export class Ext2Volume implements BlockMapContext {
     return new Ext2Volume(source, sb, groups, layout);
   }
 
-  /** One block, from a small cache. The returned bytes must not be modified. */
+  /** One block, from the cache. The returned bytes must not be modified. */
   readBlock(block: number): Uint8Array {
     const hit = this.cache.get(block);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      // Most recently used last (a Map keeps insertion order).
+      this.cache.delete(block);
+      this.cache.set(block, hit);
+      return hit;
+    }
     if (block < 0 || block >= this.blocksCount) throw corrupt(`read of block ${block} outside the filesystem`);
     const data = readBytes(this.source, block * this.blockSize, this.blockSize);
-    if (this.cache.size >= BLOCK_CACHE_ENTRIES) {
-      const oldest = this.cache.keys().next().value as number;
-      this.cache.delete(oldest);
-    }
+    if (this.cache.size >= this.cacheBlocks) this.cache.delete(this.cache.keys().next().value as number);
     this.cache.set(block, data);
     return data;
   }
@@ -70,6 +79,18 @@ export class Ext2Volume implements BlockMapContext {
       throw corrupt(`read of blocks ${start}..${start + count - 1} outside the filesystem`);
     }
     return readBytes(this.source, start * this.blockSize, count * this.blockSize);
+  }
+
+  /** Fills `into` (a whole number of blocks) from block `start` on: sequential scans reuse one buffer. */
+  readBlocksInto(into: Uint8Array, start: number): void {
+    const count = into.length / this.blockSize;
+    if (!Number.isInteger(count) || start < 0 || start + count > this.blocksCount) {
+      throw corrupt(`read of blocks ${start}..${start + count - 1} outside the filesystem`);
+    }
+    if (start * this.blockSize + into.length > this.source.size) {
+      throw new Ext2Error('io', `read of ${into.length} bytes at offset ${start * this.blockSize} is past the end of the device (${this.source.size} bytes)`);
+    }
+    this.source.readInto(into, start * this.blockSize);
   }
 
   /** Byte position of inode `ino` in its inode table. */

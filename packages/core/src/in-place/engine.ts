@@ -62,11 +62,20 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
   };
   const gp = planGeometry(fsBytes, measure.demand, geoOpts);
   const candidates = gp.candidates.map((c) => ({ fatBits: c.fatBits, clusterSize: c.clusterSize, feasible: c.feasible, reasons: [...c.reasons] }));
-  // Clusters of one ext2 block first (nothing misaligned), then the geometry's own preference.
+  // Fewest bytes written first (ties: the geometry's own preference). Both FATs are written whole;
+  // with clusters of one ext2 block (or less) every file block can stay, while with clusters of k
+  // blocks a cluster stays only when its blocks start aligned, about 1 in k: so small clusters win
+  // until the FAT outgrows the data (a sparse 1 TiB disk: 2 GiB of FAT at 4 KiB, 256 MiB at 32 KiB).
   const order: Candidate[] = [];
   if (gp.chosen) order.push(gp.chosen);
   for (const c of gp.candidates) if (c.feasible && c !== gp.chosen) order.push(c);
-  order.sort((a, b) => Number(b.clusterSize === bs) - Number(a.clusterSize === bs));
+  const writeEstimate = (c: Candidate): number => {
+    const g = c.geometry!;
+    const fat = 2 * g.fatSectors * g.bytesPerSector;
+    return fat + (c.clusterSize > bs ? measure.fileBytes * (1 - bs / c.clusterSize) : 0);
+  };
+  const estimates = new Map(order.map((c) => [c, writeEstimate(c)]));
+  order.sort((a, b) => estimates.get(a)! - estimates.get(b)!);
   const base = { measure, candidates, fsBytes, naming };
   let best: { missing: number; summary: string } | null = null;
   for (const cand of order.slice(0, 6)) {
@@ -90,7 +99,8 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
           `${fmt(acc.bytesMoved + acc.bytesDuplicated + acc.bytesHoles)} is written anew (moved, hard-link copies, holes), ` +
           `directories and rights files take ${fmt(acc.bytesDirectories + acc.bytesRightsFiles)}; ` +
           `${fmt(acc.spareClusters * g.clusterSize)} of staging room to spare` +
-          (cand.clusterSize === bs ? ' (clusters of one ext2 block: no file block is misaligned).' : '.'),
+          (cand.clusterSize === bs ? ' (clusters of one ext2 block: no file block is misaligned).'
+            : cand.clusterSize > bs ? ' (clusters larger than an ext2 block: a smaller FAT outweighs the data that moves).' : '.'),
       };
     }
     const missing = acc.missingClusters * g.clusterSize;
