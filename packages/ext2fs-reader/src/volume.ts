@@ -16,6 +16,14 @@ import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, 
 const CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
+ * Inodes are read through a few windows of their tables: a directory's children mostly sit
+ * together. Windows are aligned to their size, a power of two that every inode size divides,
+ * so no inode straddles two.
+ */
+const INODE_WINDOW_BYTES = 64 * 1024;
+const INODE_WINDOWS = 16;
+
+/**
  * An opened ext2 filesystem: the superblock and descriptors validated, blocks and inodes readable.
  * Opening checks only the fixed structures; `checkFilesystem` checks everything else.
  */
@@ -25,6 +33,9 @@ export class Ext2Volume implements BlockMapContext {
   readonly blocksCount: number;
   readonly hasFiletype: boolean;
   private readonly cache = new Map<number, Uint8Array>();
+  /** Inode table windows (aligned, reused buffers) for readInode, apart from the block cache. */
+  private readonly inodeWindows = Array.from({ length: INODE_WINDOWS }, () => ({ start: -1, used: 0, bytes: new Uint8Array(INODE_WINDOW_BYTES) }));
+  private inodeReads = 0;
   private readonly cacheBlocks: number;
 
   private constructor(
@@ -106,10 +117,23 @@ export class Ext2Volume implements BlockMapContext {
 
   readInode(ino: number): Inode {
     const pos = this.inodePosition(ino);
-    const block = Math.floor(pos / this.blockSize);
-    const within = pos - block * this.blockSize;
-    const bytes = this.readBlock(block).subarray(within, within + this.sb.inodeSize);
-    return decodeInode(bytes, ino, this.sb.inodeSize);
+    const start = pos - (pos % INODE_WINDOW_BYTES);
+    let w = this.inodeWindows.find((x) => x.start === start);
+    if (w === undefined) {
+      // Reuse the least recently used window's buffer: decodeInode copies what it keeps, so no
+      // inode read allocates (passes over a large tree read hundreds of thousands of them).
+      w = this.inodeWindows.reduce((a, b) => (a.used <= b.used ? a : b));
+      const length = Math.min(INODE_WINDOW_BYTES, this.source.size - start);
+      if (pos + this.sb.inodeSize > start + length) {
+        throw new Ext2Error('io', `inode ${ino} at offset ${pos} is past the end of the device (${this.source.size} bytes)`);
+      }
+      w.start = -1; // invalid until the read succeeds
+      this.source.readInto(w.bytes.subarray(0, length), start);
+      w.start = start;
+    }
+    w.used = ++this.inodeReads;
+    const at = pos - start;
+    return decodeInode(w.bytes.subarray(at, at + this.sb.inodeSize), ino, this.sb.inodeSize);
   }
 
   /** How many logical blocks of data an inode may map (the e2fsck rule: data at k needs size ≥ k·bs). */

@@ -432,6 +432,19 @@ const latin1 = (bytes: ArrayLike<number>): string => {
 /** The 11-character short name of a base and an extension (cut to 8 and 3, space padded). */
 const shortText = (base: string, ext: string): string => base.slice(0, 8).padEnd(8, ' ') + ext.slice(0, 3).padEnd(3, ' ');
 
+/** What a short name shows (no case bits), straight from its text when that is printable ASCII; else null. */
+const shortTextToString = (text: string): string | null => {
+  for (let i = 0; i < 11; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return null;
+  }
+  let baseEnd = 8;
+  while (baseEnd > 0 && text.charCodeAt(baseEnd - 1) === SPACE) baseEnd--;
+  let extEnd = 11;
+  while (extEnd > 8 && text.charCodeAt(extEnd - 1) === SPACE) extEnd--;
+  return extEnd === 8 ? text.slice(0, baseEnd) : `${text.slice(0, baseEnd)}.${text.slice(8, extEnd)}`;
+};
+
 const shortBytes = (text: string): Uint8Array => {
   const s = new Uint8Array(11);
   for (let i = 0; i < 11; i++) s[i] = text.charCodeAt(i);
@@ -624,7 +637,7 @@ export class DirectoryNamer {
     const own = foldName(name);
     const free = (text: string): boolean => {
       if (this.shorts.has(text)) return false;
-      const f = foldName(shortNameToString(shortBytes(text), this.cp.name));
+      const f = foldName(shortTextToString(text) ?? shortNameToString(shortBytes(text), this.cp.name));
       return f === own || !this.taken.has(f);
     };
     const { base, ext, lossless } = aliasBasis(name, this.cp);

@@ -77,7 +77,15 @@ export function encodeJournal(j: JournalContent): Uint8Array {
   w.bytes(j.fsInfo);
   w.bytes(j.rootDirectory);
   w.u32(j.runs.length);
-  for (const r of j.runs) { w.u32(r.start); w.u32(r.length); w.u32(r.bad ? BAD_NEXT : r.next); }
+  // The runs in one piece (one run per file or more: a value at a time would allocate per value).
+  const runBytes = new Uint8Array(j.runs.length * 12);
+  const rv = new DataView(runBytes.buffer);
+  j.runs.forEach((r, i) => {
+    rv.setUint32(12 * i, r.start, true);
+    rv.setUint32(12 * i + 4, r.length, true);
+    rv.setUint32(12 * i + 8, r.bad ? BAD_NEXT : r.next, true);
+  });
+  w.raw(runBytes);
   const body = w.finish();
   const out = new Uint8Array(body.length + 4);
   out.set(body);

@@ -187,11 +187,22 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     }
   }
 
-  /** A chain under construction: its segments in order. */
-  const chains: Array<Array<[number, number]>> = [];
+  /**
+   * A chain under construction: its segments in order. Every chain is complete before the next
+   * one starts (a file's clusters are placed in one go), so it becomes FAT runs then: one small
+   * object per run, nothing kept per file beyond that (hundreds of thousands of files).
+   */
+  let open: Array<[number, number]> | null = null;
+  const closeChain = (): void => {
+    const segs = open;
+    if (segs === null) return;
+    segs.forEach(([s, l], i) => runs.push({ start: s, length: l, next: segs[i + 1]?.[0] ?? 0 }));
+    open = null;
+  };
   const newChain = (): Array<[number, number]> => {
+    closeChain();
     const segs: Array<[number, number]> = [];
-    chains.push(segs);
+    open = segs;
     return segs;
   };
   const addSeg = (segs: Array<[number, number]>, start: number, len: number): void => {
@@ -363,10 +374,8 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
 
-  // Every chain as FAT runs (the last run of a chain ends it).
-  for (const segs of chains) {
-    segs.forEach(([s, l], i) => runs.push({ start: s, length: l, next: segs[i + 1]?.[0] ?? 0 }));
-  }
+  // Every chain as FAT runs (the last run of a chain ends it), in cluster order.
+  closeChain();
   runs.sort((a, b) => a.start - b.start);
   const clustersUsed = runs.reduce((n, r) => n + (r.bad ? 0 : r.length), 0);
 
