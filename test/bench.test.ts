@@ -3,13 +3,12 @@
 // times and RSS, the conversion validated by fsck.fat, the write accounting and the targets in the
 // JSON, the table printed. Correctness of the harness, not timing: no figure is judged against a
 // target here. A missing tool fails (the bench names it), never skips.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT } from './support/fsconv.js';
-import { toolPath } from './support/run.js';
+import { runAsync } from './support/run.js';
 
 const BENCH = join(REPO_ROOT, 'tools', 'bench', 'bench.mjs');
 const MiB = 1024 * 1024;
@@ -22,25 +21,7 @@ interface Proc {
 
 /** node BENCH args…, asynchronously (a vitest worker blocked for 60 s is killed). */
 function bench(args: readonly string[], timeoutMs: number): Promise<Proc> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENCH, ...args], { env: { ...process.env, PATH: toolPath() }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`bench ${args.join(' ')}: no result after ${timeoutMs} ms\n${Buffer.concat(err).toString('utf8')}`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ status: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return runAsync(process.execPath, [BENCH, ...args], { timeoutMs });
 }
 
 interface Median {

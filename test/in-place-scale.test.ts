@@ -3,14 +3,13 @@
 // per block), and the FAT is strictly clean for fsck.fat with every file's bytes as they were.
 // Memory is a property of the algorithm, not of the machine's speed, so it is asserted here; the
 // times are what tools/bench measures.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fsckFatStrict, mtoolsExtract } from './support/fat-validate.js';
 import { REPO_ROOT } from './support/fsconv.js';
-import { run } from './support/run.js';
+import { run, runAsync } from './support/run.js';
 import { prngBytes } from './support/trees.js';
 
 const TIB = 2 ** 40;
@@ -24,30 +23,11 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs a command under GNU time; resolves with its exit status, output and peak RSS in KiB. */
-function timed(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number; stdout: string; stderr: string; peakKiB: number }> {
+async function timed(cmd: string, args: string[], timeoutMs: number): Promise<{ status: number; stdout: string; stderr: string; peakKiB: number }> {
   const report = join(work, `time-${Date.now()}.txt`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(GNU_TIME, ['-f', '%M', '-o', report, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')}: no result after ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const lines = readFileSync(report, 'utf8').trim().split('\n');
-      resolve({
-        status: code ?? 128,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        peakKiB: Number(lines[lines.length - 1]),
-      });
-    });
-  });
+  const r = await runAsync(GNU_TIME, ['-f', '%M', '-o', report, cmd, ...args], { timeoutMs });
+  const lines = readFileSync(report, 'utf8').trim().split('\n');
+  return { ...r, peakKiB: Number(lines[lines.length - 1]) };
 }
 
 it('a sparse 1 TiB ext2 converts in place within 300 MiB and validates strictly', async () => {

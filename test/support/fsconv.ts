@@ -1,12 +1,11 @@
 // Runs the built fsconv CLI the way a user does (a separate process), with a bounded heap so a
 // reader that allocated in proportion to a number read from disk would crash the test, and a
 // timeout so one that hangs would fail it.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toolPath } from './run.js';
+import { runAsync, toolPath } from './run.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FSCONV_BIN = join(REPO_ROOT, 'packages', 'cli', 'bin', 'fsconv.mjs');
@@ -23,33 +22,9 @@ export interface FsconvResult {
  * reports through it and gives up on a worker silent for 60 s).
  */
 export function fsconv(args: readonly string[], opts: { heapMiB?: number; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<FsconvResult> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${opts.heapMiB ?? 256}`, FSCONV_BIN, ...args], {
-      env: { ...process.env, PATH: toolPath(), ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fsconv ${args.join(' ')}: no result after ${opts.timeoutMs ?? 60_000} ms (a hang)`));
-    }, opts.timeoutMs ?? 60_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        status: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        ms: Date.now() - start,
-      });
-    });
+  return runAsync(process.execPath, [`--max-old-space-size=${opts.heapMiB ?? 256}`, FSCONV_BIN, ...args], {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    env: { ...process.env, PATH: toolPath(), ...opts.env },
   });
 }
 

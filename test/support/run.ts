@@ -1,7 +1,7 @@
 // Spawn helpers for the test support layer: synchronous, with errors that say what ran, how it
 // ended and what it printed on stderr. Tools are looked up on PATH plus /usr/sbin and /sbin
 // (where e2fsprogs lives), and a missing tool is an error, never a reason to skip.
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -161,4 +161,46 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 /** Like run, returning stdout decoded as UTF-8. */
 export function runText(cmd: string, args: readonly string[], opts: RunOptions = {}): string {
   return run(cmd, args, opts).stdout.toString('utf8');
+}
+
+export interface AsyncRunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Runs a command in a child process asynchronously, collecting its output: the test worker's event
+ * loop keeps running (vitest gives up on a worker silent for 60 s). Rejects after `timeoutMs` (a hang),
+ * with the tail of stderr. A command killed by a signal has status 128.
+ */
+export function runAsync(
+  cmd: string, args: readonly string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv },
+): Promise<AsyncRunResult> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? { ...process.env, PATH: toolPath() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')}: no result after ${opts.timeoutMs} ms (a hang)\n${tail(Buffer.concat(err)).trim()}`));
+    }, opts.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        status: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - start,
+      });
+    });
+  });
 }
