@@ -1,21 +1,25 @@
 // The in-place conversion's crash sweep: a conversion killed after any device write, with or without
 // losing the writes since the last flush (a power cut), leaves the device either an intact ext2
-// (e2fsck -fn clean) or committed (the marker in bytes 512..1023 points at the journal), and the
-// same convert command run again (or `fsconv resume` after the commit point) finishes it with bytes
-// identical to an uninterrupted conversion. Also a crash during the rerun, then a final rerun.
+// (every block the ext2 uses byte-identical, e2fsck -fn clean, no marker anywhere: nothing that
+// could be replayed) or committed (not an ext2 any more: the marker over the superblock's magic, or
+// its copy in sector 0, points at the journal). `fsconv info` says "interrupted" exactly in the
+// committed states; convert then refuses and points at `fsconv resume`, which finishes the job with
+// bytes identical to an uninterrupted conversion; from an ext2 state, convert does. Also a crash
+// during the rerun, then a final rerun.
 //
 // The crash points come from the fault hook of packages/core/src/in-place/crash-device.ts
 // (FSCONV_CRASH_AFTER_WRITES=N, FSCONV_CRASH_MODE=kill|powerloss). The write sequence of a run is:
-// staging writes into ext2-free blocks (1 .. M-2), the journal (M-1), the marker, i.e. the commit
-// point (M), then the commit from the journal (M+1 .. W), whose first write zeroes the ext2
-// superblock and whose last turns the marker's sector into what FAT keeps there. M is W minus the
-// writes `resume` makes (the whole commit); the sweep then checks the state each crash leaves
-// against it. Every write from M-3 to W is a crash point, the rest are spread over the staging.
+// staging writes into ext2-free blocks (1 .. M-2), the journal (M-1), then the commit from the
+// journal (M .. W), whose first write, the marker over bytes 1024..1535, is the commit point, and
+// whose last, the boot sector over the marker's copy in sector 0, makes the device FAT. The commit
+// is what `resume` writes: M is W minus resume's writes plus one; the sweep checks the state each
+// crash leaves against it. Every write from M-3 to W is a crash point, the rest are spread over the
+// staging.
 //
 // CI crashes at 52 write counts per mode on the small and trap images (30 on the FAT32 one);
 // tools/crash-sweep.sh (FSCONV_CRASH_SWEEP=1) at every write count. FSCONV_CRASH_IMAGES=small,traps,fat32
 // limits the images.
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as tick } from 'node:timers/promises';
@@ -26,6 +30,7 @@ import { buildFatTrapTree } from './support/fat-trees.js';
 import { validateFatStructure } from './support/fat-validate.js';
 import { expectOneLineRefusal, fsconv, sha256File, type FsconvResult } from './support/fsconv.js';
 import { parseLsJsonLines } from './support/ls-entry.js';
+import { run } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
 const SWEEP = process.env['FSCONV_CRASH_SWEEP'] !== undefined && process.env['FSCONV_CRASH_SWEEP'] !== '';
@@ -86,7 +91,7 @@ afterAll(() => {
   else rmSync(work, { recursive: true, force: true });
 });
 
-/** What a crash left on the device. */
+/** What a crash left on the device: the ext2 magic, and the marker in any of its places (0, 512, 1024). */
 interface DeviceState {
   ext2: boolean;
   marker: boolean;
@@ -94,13 +99,44 @@ interface DeviceState {
 function deviceState(img: string): DeviceState {
   const fd = openSync(img, 'r');
   try {
-    const magic = Buffer.alloc(2);
-    readSync(fd, magic, 0, 2, 1080);
-    const marker = Buffer.alloc(16);
-    readSync(fd, marker, 0, 16, 512);
-    return { ext2: magic.readUInt16LE(0) === 0xef53, marker: marker.toString('latin1') === MARKER_MAGIC };
+    const head = Buffer.alloc(2048);
+    readSync(fd, head, 0, 2048, 0);
+    const marker = [0, 512, 1024].some((o) => head.toString('latin1', o, o + 16) === MARKER_MAGIC);
+    return { ext2: head.readUInt16LE(1080) === 0xef53, marker };
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The blocks the base ext2 does not use, from `dumpe2fs` (not our reader): the only ones a crash
+ * before the commit point may have changed. For 1 KiB blocks, block 0 (the boot block) is outside
+ * the bitmaps and counts as used: nothing may change there either.
+ */
+function freeBlocksOf(img: string): { blockSize: number; free: Uint8Array } {
+  const out = run('dumpe2fs', [img]).stdout.toString();
+  const blockSize = Number(/^Block size:\s+(\d+)/m.exec(out)![1]);
+  const count = Number(/^Block count:\s+(\d+)/m.exec(out)![1]);
+  const free = new Uint8Array(count);
+  for (const m of out.matchAll(/^\s+Free blocks: (.*)$/gm)) {
+    for (const range of m[1]!.split(',').map((r) => r.trim()).filter((r) => r !== '')) {
+      const [a, b] = range.split('-').map(Number);
+      for (let i = a!; i <= (b ?? a!); i++) free[i] = 1;
+    }
+  }
+  return { blockSize, free };
+}
+
+/** Throws unless every block of `img` that the base ext2 uses is byte-identical to the base's. */
+function expectUsedBlocksUnchanged(img: string, ref: Reference, what: string): void {
+  const a = readFileSync(ref.base);
+  const b = readFileSync(img);
+  const { blockSize, free } = ref.freeBlocks;
+  if (a.length !== b.length) throw new Error(`${what}: the device changed size`);
+  for (let blk = 0; blk * blockSize < a.length; blk++) {
+    if (free[blk] === 1) continue;
+    const o = blk * blockSize;
+    if (a.compare(b, o, o + blockSize, o, o + blockSize) !== 0) throw new Error(`${what}: block ${blk}, used by the ext2, changed before the commit point`);
   }
 }
 
@@ -109,8 +145,9 @@ interface Reference {
   sha: string;
   /** Device writes of a whole run. */
   W: number;
-  /** The marker write (the commit point); M-1 is the journal, M+1 .. W the commit. */
+  /** The marker write (the commit point, the commit's first); M-1 is the journal, M .. W the commit. */
   M: number;
+  freeBlocks: { blockSize: number; free: Uint8Array };
 }
 
 interface Ctx {
@@ -140,7 +177,9 @@ function parseReport(r: FsconvResult, what: string): { resumed: boolean; deviceW
  */
 function checkCrashState(img: string, ref: Reference, what: string): 'ext2' | 'committed' | 'finished' {
   const st = deviceState(img);
+  if (st.ext2 && st.marker) throw new Error(`${what}: the device is an ext2 and holds a marker: a journal that could be replayed over it`);
   if (st.ext2) {
+    expectUsedBlocksUnchanged(img, ref, what);
     const fsck = e2fsckCheck(img);
     if (fsck.status !== 0) throw new Error(`${what}: the device still says ext2 but e2fsck -fn exits ${fsck.status}:\n${fsck.output.slice(0, 2000)}`);
   }
@@ -186,7 +225,7 @@ function crashCounts(ref: Reference, total: number): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-/** The state a crash at n must leave, from the protocol (engine.ts): flushes before the journal, after it, after the marker, after the superblock's erasure, after the boot sector, at the end. */
+/** The state a crash at n must leave, from the protocol (engine.ts): flushes before the journal, after it, after each marker copy, before the boot sector, at the end. */
 function expectedState(ref: Reference, n: number, mode: Mode): 'ext2' | 'committed' | 'finished' {
   const { W, M } = ref;
   if (mode === 'kill') return n < M ? 'ext2' : n < W ? 'committed' : 'finished';
@@ -235,8 +274,8 @@ for (const spec of IMAGES) {
       expect(canonicalListing(parseLsJsonLines(fat.stdout))).toEqual(canonicalListing(parseLsJsonLines(src.stdout)));
 
       // The commit point M: a kill after the second-to-last write leaves the device committed, and
-      // `resume` then makes exactly the commit's writes, C = W - M. (The kill-mode sweep checks that a
-      // kill after M-1 leaves the ext2 without a marker and one after M leaves the marker.)
+      // `resume` then makes exactly the commit's writes, C = W - M + 1. (The kill-mode sweep checks
+      // that a kill after M-1 leaves the ext2 without a marker and one after M leaves the marker.)
       const probe = join(dir(), 'probe.img');
       copyFileSync(base, probe);
       expectKilled(await fsconv(convertArgs(spec, probe), { env: crashEnv(W - 1, 'kill') }), `kill after write ${W - 1}`);
@@ -244,11 +283,11 @@ for (const spec of IMAGES) {
       const resumed = parseReport(await fsconv(['resume', probe, '--json', '-q'], { env: NO_CRASH }), 'resume of the probe');
       expect(sha256File(probe)).toBe(sha);
       rmSync(probe);
-      const M = W - resumed.deviceWrites;
+      const M = W - resumed.deviceWrites + 1;
       // Journal and marker come after the staging, and the commit takes a few writes.
       expect(M).toBeGreaterThan(2);
       expect(W - M).toBeGreaterThanOrEqual(3);
-      ctx.ref = { base, sha, W, M };
+      ctx.ref = { base, sha, W, M, freeBlocks: freeBlocksOf(base) };
       console.log(`${spec.name}: W=${W} device writes, commit point (marker) at write ${M}, commit writes ${M + 1}..${W}; ` +
         `reference FAT${r1.fatBits}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }, 120_000);
@@ -260,7 +299,7 @@ for (const spec of IMAGES) {
         const counts = crashCounts(ref, spec.counts);
         expect(counts.length).toBeGreaterThanOrEqual(Math.min(spec.counts, ref.W));
         for (let n = ref.M - 3; n <= ref.W; n++) if (n >= 1) expect(counts).toContain(n);
-        const seen = { ext2: 0, committed: 0, finished: 0, resumeCmd: 0 };
+        const seen = { ext2: 0, committed: 0, finished: 0, resumeCmd: 0, refusedConvert: 0 };
         const failures = await runPool(counts, async (n) => {
           const img = join(dir(), `crash-${mode}-${n}.img`);
           copyFileSync(ref.base, img);
@@ -270,16 +309,24 @@ for (const spec of IMAGES) {
           const want = expectedState(ref, n, mode);
           if (state !== want) throw new Error(`${what}: left the device ${state}, expected ${want} (commit point at write ${ref.M})`);
           seen[state]++;
+          // `info` says "interrupted" exactly when resume has something to do.
+          const info = await fsconv(['info', img, '-q'], { env: NO_CRASH });
+          const saysInterrupted = /interrupted/.test(info.stderr + info.stdout);
+          if (saysInterrupted !== (state === 'committed')) throw new Error(`${what}: info ${saysInterrupted ? 'says' : 'does not say'} interrupted on a ${state} device (${summarize(info)})`);
           if (state === 'committed') {
-            // Every other post-commit crash is finished with `fsconv resume`, the others with convert.
-            const useResume = (n - ref.M) % 2 === 0;
-            if (useResume) seen.resumeCmd++;
-            const r = parseReport(
-              await fsconv(useResume ? ['resume', img, '--json', '-q'] : convertArgs(spec, img), { env: NO_CRASH }),
-              `${what}, then ${useResume ? 'resume' : 'convert'}`,
-            );
-            if (!r.resumed) throw new Error(`${what}: the rerun did not resume from the journal`);
-            if (r.deviceWrites !== ref.W - ref.M) throw new Error(`${what}: the resumed commit made ${r.deviceWrites} writes, not ${ref.W - ref.M}`);
+            if (!/run 'fsconv resume /.test(info.stderr) || info.status !== 1) throw new Error(`${what}: info does not point at fsconv resume (${summarize(info)})`);
+            // Every other committed state: convert again first, which must refuse and change nothing.
+            if ((n - ref.M) % 2 === 0) {
+              seen.refusedConvert++;
+              const before = sha256File(img);
+              const line = expectOneLineRefusal(await fsconv(convertArgs(spec, img), { env: NO_CRASH }));
+              if (!/fsconv resume/.test(line)) throw new Error(`${what}: convert on a committed device: ${line}`);
+              if (sha256File(img) !== before) throw new Error(`${what}: the refused convert changed the device`);
+            }
+            seen.resumeCmd++;
+            const r = parseReport(await fsconv(['resume', img, '--json', '-q'], { env: NO_CRASH }), `${what}, then resume`);
+            if (!r.resumed) throw new Error(`${what}: resume did not resume from the journal`);
+            if (r.deviceWrites !== ref.W - ref.M + 1) throw new Error(`${what}: the resumed commit made ${r.deviceWrites} writes, not ${ref.W - ref.M + 1}`);
           } else {
             const r = parseReport(await fsconv(convertArgs(spec, img), { env: NO_CRASH }), `${what}, then convert`);
             if (state === 'ext2' && (r.resumed || r.deviceWrites !== ref.W)) {
@@ -292,11 +339,12 @@ for (const spec of IMAGES) {
           rmSync(img);
         }, (n) => `${mode} n=${n}`);
         console.log(`${spec.name} ${mode}: ${counts.length} crash counts (${counts.join(',')}); states ext2 ${seen.ext2}, committed ${seen.committed} ` +
-          `(${seen.resumeCmd} finished by resume), finished ${seen.finished}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          `(finished by resume, ${seen.refusedConvert} of them refused by convert first), finished ${seen.finished}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
         expect(failures).toEqual([]);
         expect(seen.ext2).toBeGreaterThan(0);
         expect(seen.committed).toBeGreaterThan(0);
         expect(seen.resumeCmd).toBeGreaterThan(0);
+        expect(seen.refusedConvert).toBeGreaterThan(0);
       }, SWEEP ? 3_600_000 : 150_000);
     }
 
@@ -324,17 +372,18 @@ for (const spec of IMAGES) {
     it('a crash, another crash during the rerun (convert or resume), then a final rerun: the reference bytes', async () => {
       const ref = needRef();
       const { W, M } = ref;
-      const C = W - M; // writes of a commit (and of a rerun that resumes)
+      const C = W - M + 1; // writes of a commit (and of a resume)
       type Cmd = 'convert' | 'resume';
       interface Step { cmd: Cmd; n: number; mode: Mode }
+      // Past the commit point only resume goes on (convert refuses there: the sweep checks that).
       const scenarios: Array<{ name: string; crashes: Step[]; finish: Cmd }> = [
         { name: 'staging, then staging again', crashes: [{ cmd: 'convert', n: Math.floor(M / 3), mode: 'kill' }, { cmd: 'convert', n: Math.floor((2 * M) / 3), mode: 'powerloss' }], finish: 'convert' },
-        { name: 'staging, then the first commit write', crashes: [{ cmd: 'convert', n: Math.floor(M / 2), mode: 'powerloss' }, { cmd: 'convert', n: M + 1, mode: 'kill' }], finish: 'resume' },
-        { name: 'the journal, then the marker', crashes: [{ cmd: 'convert', n: M - 1, mode: 'kill' }, { cmd: 'convert', n: M, mode: 'kill' }], finish: 'convert' },
-        { name: 'the commit, then the resumed commit (convert)', crashes: [{ cmd: 'convert', n: M + 2, mode: 'kill' }, { cmd: 'convert', n: 2, mode: 'powerloss' }], finish: 'resume' },
-        { name: 'the commit, then resume', crashes: [{ cmd: 'convert', n: W - 1, mode: 'powerloss' }, { cmd: 'resume', n: C - 1, mode: 'kill' }], finish: 'convert' },
+        { name: 'staging, then the marker copy', crashes: [{ cmd: 'convert', n: Math.floor(M / 2), mode: 'powerloss' }, { cmd: 'convert', n: M + 1, mode: 'kill' }], finish: 'resume' },
+        { name: 'the journal, then the marker', crashes: [{ cmd: 'convert', n: M - 1, mode: 'kill' }, { cmd: 'convert', n: M, mode: 'kill' }], finish: 'resume' },
+        { name: 'the commit, then the resumed commit', crashes: [{ cmd: 'convert', n: M + 2, mode: 'kill' }, { cmd: 'resume', n: 2, mode: 'powerloss' }], finish: 'resume' },
+        { name: 'the commit, then resume', crashes: [{ cmd: 'convert', n: W - 1, mode: 'powerloss' }, { cmd: 'resume', n: C - 1, mode: 'kill' }], finish: 'resume' },
         { name: 'the marker, then resume at its first write', crashes: [{ cmd: 'convert', n: M, mode: 'kill' }, { cmd: 'resume', n: 1, mode: 'kill' }], finish: 'resume' },
-        { name: 'three crashes: commit, resume, convert', crashes: [{ cmd: 'convert', n: M + 1, mode: 'kill' }, { cmd: 'resume', n: C, mode: 'powerloss' }, { cmd: 'convert', n: 1, mode: 'powerloss' }], finish: 'convert' },
+        { name: 'three crashes: commit, resume at its last write, resume', crashes: [{ cmd: 'convert', n: M + 1, mode: 'kill' }, { cmd: 'resume', n: C, mode: 'powerloss' }, { cmd: 'resume', n: 1, mode: 'powerloss' }], finish: 'resume' },
       ];
       const failures = await runPool(scenarios, async (s) => {
         const img = join(dir(), `double-${s.name.replace(/\W+/g, '_')}.img`);

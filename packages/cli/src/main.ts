@@ -8,6 +8,7 @@ import { resumeCommand } from './commands/in-place.js';
 import { JournalError } from '@fsconv/core';
 import { ConversionError } from '@fsconv/core';
 import { FatError } from '@fsconv/fat';
+import { InterruptedConversion } from './interruption.js';
 import { LineOutput, OutputClosed } from './output.js';
 
 /** Exit codes: 0 done, 1 refused or failed (one line saying why), 2 usage. */
@@ -53,9 +54,10 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       'resume <device>',
       'Finish a conversion that was interrupted (a crash, a power cut) after its commit point',
-      (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'the device being converted' }),
+      (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'the device being converted' })
+        .option('discard', { type: 'boolean', default: false, describe: 'drop a stale or damaged journal that lies beside a readable ext2 (never a sound one)' }),
       (a) => {
-        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean }, stdoutLine);
+        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, discard: a.discard as boolean }, stdoutLine);
       },
     )
     .command(
@@ -92,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
       return EXIT_USAGE;
     }
-    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError) {
+    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError || e instanceof InterruptedConversion) {
       process.stderr.write(`fsconv: ${e.message}\n`);
       return EXIT_FAILED;
     }

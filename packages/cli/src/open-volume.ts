@@ -1,7 +1,7 @@
 import { Device } from '@fsconv/device';
 import { Ext2Error, Ext2Volume, checkFilesystem, type Ext2Summary } from '@fsconv/ext2fs-reader';
 import { FatError, FatVolume } from '@fsconv/fat';
-import { CountingDevice, readJournal } from '@fsconv/core';
+import { refuseIfInterrupted } from './interruption.js';
 import { ProgressBar } from './progress.js';
 
 export interface CheckedExt2 {
@@ -21,6 +21,7 @@ export interface OpenedFat {
 export function openCheckedExt2(path: string, quiet: boolean): CheckedExt2 {
   const device = Device.open(path);
   try {
+    refuseIfInterrupted(path, device);
     return checkExt2(device, quiet);
   } catch (e) {
     device.close();
@@ -43,6 +44,8 @@ function checkExt2(device: Device, quiet: boolean): CheckedExt2 {
 export function openVolume(path: string, quiet: boolean): CheckedExt2 | OpenedFat {
   const device = Device.open(path);
   try {
+    // A marker (valid or damaged) comes before whatever else the device looks like.
+    refuseIfInterrupted(path, device);
     return checkExt2(device, quiet);
   } catch (e) {
     if (!(e instanceof Ext2Error) || e.code !== 'not-ext2') {
@@ -52,11 +55,7 @@ export function openVolume(path: string, quiet: boolean): CheckedExt2 | OpenedFa
     try {
       return { kind: 'fat', device, volume: FatVolume.open(device, { offset: fatPartitionOffset(device) }) };
     } catch (fatError) {
-      const interrupted = holdsInterruptedConversion(device);
       device.close();
-      if (interrupted) {
-        throw new Ext2Error('unclean', `${path} holds a conversion to FAT interrupted after its commit point: run 'fsconv resume ${path}' to finish it`);
-      }
       if (fatError instanceof FatError) {
         throw new Ext2Error('not-ext2', `${path} holds neither ext2 (${e.detail}) nor FAT (${fatError.message})`);
       }
@@ -87,13 +86,4 @@ function fatPartitionOffset(device: Device): number {
     if (FAT_PARTITION_TYPES.has(type) && start > 0 && start * 512 < device.size) return start * 512;
   }
   return 0;
-}
-
-/** Whether bytes 512..1023 hold the marker of an in-place conversion (docs/in-place.md). */
-function holdsInterruptedConversion(device: Device): boolean {
-  try {
-    return readJournal(new CountingDevice(device, {})) !== null;
-  } catch {
-    return true; // a marker is there, even if its journal is damaged: resume will say what is wrong
-  }
 }

@@ -2,7 +2,9 @@ import {
   Ext2Volume, checkFilesystem, decodeName, fileTypeOfMode, deviceNumber, joinPath, type Ext2Summary, type Extent,
   ROOT_INO,
 } from '@fsconv/ext2fs-reader';
+import { createHash } from 'node:crypto';
 import type { SourceNode, SourceTree } from './model.js';
+import type { SourceFingerprint } from './in-place/journal.js';
 
 /** An ext2 volume as a SourceTree: checked in full first, then read on demand. */
 export class Ext2Source implements SourceTree {
@@ -69,4 +71,32 @@ export class Ext2Source implements SourceTree {
     if (type === 'char' || type === 'block') n.rdev = deviceNumber(i);
     return n;
   }
+}
+
+const isoTime = (seconds: number): string => (seconds === 0 ? 'never' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z'));
+
+/**
+ * What changes whenever the ext2 is changed: any read-write mount bumps the mount count and the
+ * mount time, any write the write time, the free counts and the bitmaps (digested). The in-place
+ * journal records it as planned, so that a journal is never replayed over an ext2 changed since.
+ */
+export function ext2Fingerprint(volume: Ext2Volume): SourceFingerprint {
+  const sb = volume.sb;
+  const digest = createHash('sha256');
+  const block = new Uint8Array(volume.blockSize);
+  for (let g = 0; g < volume.groups.count; g++) {
+    volume.readBlocksInto(block, volume.groups.blockBitmap[g]!);
+    digest.update(block);
+    volume.readBlocksInto(block, volume.groups.inodeBitmap[g]!);
+    digest.update(block);
+  }
+  return [
+    ['last written', isoTime(sb.writeTime)],
+    ['last mounted', isoTime(sb.mountTime)],
+    ['mount count', String(sb.mountCount)],
+    ['state', String(sb.state)],
+    ['free blocks', String(sb.freeBlocksCount)],
+    ['free inodes', String(sb.freeInodesCount)],
+    ['bitmaps (sha-256)', digest.digest('hex')],
+  ];
 }

@@ -25,6 +25,8 @@ export interface Superblock extends FeatureSet {
   inodesPerGroup: number;
   mountTime: number;
   writeTime: number;
+  /** Mounts since the last check (bumped by every mount). */
+  mountCount: number;
   magic: number;
   state: number;
   errorsBehaviour: number;
@@ -79,6 +81,7 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
     inodesPerGroup: u32(b, 0x28),
     mountTime: u32(b, 0x2c),
     writeTime: u32(b, 0x30),
+    mountCount: u16(b, 0x34),
     magic: u16(b, 0x38),
     state: u16(b, 0x3a),
     errorsBehaviour: u16(b, 0x3c),

@@ -3,9 +3,10 @@ import { Device, describeMountUses, findMountUses } from '@fsconv/device';
 import { Ext2Error, Ext2Volume, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
 import { FatError, FatVolume } from '@fsconv/fat';
 import {
-  CountingDevice, Ext2Source, commitFromJournal, convertInPlace, planInPlace, readJournal,
+  CountingDevice, Ext2Source, commitFromJournal, convertInPlace, discardJournal, planInPlace,
   type InPlaceOptions, type InPlacePlan,
 } from '@fsconv/core';
+import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../interruption.js';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { ConvertRefusal, type ConvertArgs } from './convert.js';
@@ -55,17 +56,9 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
   const device = Device.open(args.source, { write: !args.dryRun, exclusive: !args.dryRun });
   try {
     const dev = new CountingDevice(device);
-    // A conversion that crashed after its commit point finishes from its journal, whatever was asked.
-    const journal = readJournal(dev);
-    if (journal !== null) {
-      if (args.dryRun) throw new ConvertRefusal(`${args.source} holds an interrupted conversion: run 'fsconv resume ${args.source}' to finish it`);
-      if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${args.source} from its journal.\n`);
-      commitFromJournal(dev, journal, (p, d, t) => bar.update(p, d, t));
-      bar.done();
-      const entries = verifyFat(device);
-      report(out, args, { resumed: true, deviceWrites: dev.writes, entries, seconds: (Date.now() - started) / 1000 });
-      return 0;
-    }
+    // Any trace of an interrupted conversion comes first: it is `fsconv resume`'s to deal with.
+    const interrupted = interruptionMessage(args.source, inspectDevice(device));
+    if (interrupted !== null) throw new ConvertRefusal(interrupted);
     let volume: Ext2Volume;
     try {
       volume = Ext2Volume.open(device);
@@ -109,30 +102,68 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
     const result = convertInPlace(dev, src, plan, opts);
     bar.done();
     const entries = verifyFat(device);
-    report(out, args, { plan, deviceWrites: result.deviceWrites, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000, resumed: false });
+    report(out, args, { plan, deviceWrites: result.deviceWrites, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000 });
     return 0;
   } finally {
     device.close();
   }
 }
 
-/** `fsconv resume DEVICE`: finishes a conversion interrupted after its commit point. */
-export function resumeCommand(args: { device: string; json: boolean; quiet: boolean }, out: (s: string) => void): number {
+export interface ResumeArgs {
+  device: string;
+  json: boolean;
+  quiet: boolean;
+  /** Drop a stale or damaged journal that lies beside a readable ext2. */
+  discard: boolean;
+}
+
+/**
+ * `fsconv resume DEVICE`: finishes a conversion interrupted after its commit point. It replays
+ * nothing when the ext2 found beside the journal no longer matches the journal's fingerprint, or
+ * when the journal cannot be read; it then says what it found and what can still be done, and
+ * writes nothing (with --discard, it drops such a journal when the ext2 is readable).
+ */
+export function resumeCommand(args: ResumeArgs, out: (s: string) => void): number {
   refuseMounted(args.device);
   const started = Date.now();
   const device = Device.open(args.device, { write: true, exclusive: true });
   try {
     const dev = new CountingDevice(device);
-    const journal = readJournal(dev);
-    if (journal === null) {
-      throw new ConvertRefusal(`${args.device} holds no interrupted conversion${isFat(device) ? ' (it is FAT already)' : ''}: nothing to resume`);
+    const it = inspectDevice(device);
+    const emit = (r: Record<string, unknown>, line: string): void => out(args.json ? JSON.stringify(r, null, 2) : line);
+    switch (it.state) {
+      case 'none':
+        throw new ConvertRefusal(`${args.device} holds no interrupted conversion${isFat(device) ? ' (it is FAT already)' : ''}: nothing to resume`);
+      case 'stale':
+      case 'damaged': {
+        const canDiscard = it.state === 'stale' || it.sourceReadable;
+        if (args.discard && canDiscard) {
+          discardJournal(dev, it.markerOffsets);
+          emit({ resumed: false, discarded: true, deviceWrites: dev.writes },
+            `Dropped the journal of the interrupted conversion of ${args.device}; the ext2 on it is as it is now: check it with 'e2fsck -f ${args.device}', then convert it again if you want to.`);
+          return 0;
+        }
+        if (args.discard) throw new ConvertRefusal(`${args.device}: not discarded: no readable ext2 lies beside the damaged journal, so dropping it would leave nothing; ${ext2RecoveryAdvice(args.device, device, it.state === 'damaged' && it.commitStarted)}`);
+        if (it.state === 'stale') {
+          throw new ConvertRefusal(`${args.device}: not replayed, nothing written: the journal of the interrupted conversion is stale: ${it.why}. ` +
+            `To keep the ext2 as it is now, run 'fsconv resume --discard ${args.device}' and then convert it again`);
+        }
+        const advice = it.sourceReadable
+          ? `the ext2 on it can still be read: 'fsconv resume --discard ${args.device}' drops the journal, then check the ext2 with 'e2fsck -f ${args.device}'`
+          : ext2RecoveryAdvice(args.device, device, it.commitStarted);
+        throw new ConvertRefusal(`${args.device}: cannot finish the interrupted conversion, nothing written: ${it.why}; ${advice}`);
+      }
+      case 'resumable':
+        break;
     }
+    if (args.discard) throw new ConvertRefusal(`${args.device}: the journal of its interrupted conversion is sound and the ext2 is gone: it is not discarded; run 'fsconv resume ${args.device}' to finish`);
     const bar = new ProgressBar(args.quiet || args.json);
-    commitFromJournal(dev, journal, (p, d, t) => bar.update(p, d, t));
+    if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${args.device} from its journal.\n`);
+    commitFromJournal(dev, it.journal, it.marker, (p, d, t) => bar.update(p, d, t));
     bar.done();
     const entries = verifyFat(device);
-    const r = { resumed: true, deviceWrites: dev.writes, entries, seconds: (Date.now() - started) / 1000 };
-    out(args.json ? JSON.stringify(r, null, 2) : `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
+    emit({ resumed: true, deviceWrites: dev.writes, entries, seconds: (Date.now() - started) / 1000 },
+      `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
     return 0;
   } finally {
     device.close();
@@ -157,7 +188,7 @@ function verifyFat(device: Device): number {
 }
 
 function report(out: (s: string) => void, args: ConvertArgs, r: {
-  plan?: InPlacePlan; resumed?: boolean; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
+  plan?: InPlacePlan; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
 }): void {
   const p = r.plan;
   const g = p?.geometry ?? null;
@@ -168,7 +199,7 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
     inPlace: true,
     target: args.to,
     feasible: p ? p.feasible : true,
-    resumed: r.resumed ?? false,
+    resumed: false,
     plan: p?.summary ?? null,
     fatBits: g?.fatBits ?? null,
     clusterSize: g?.clusterSize ?? null,
@@ -205,7 +236,6 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
     return;
   }
   const lines: string[] = [];
-  if (r.resumed) lines.push(`Finished the interrupted conversion of ${args.source}: ${r.entries} entries on FAT.`);
   if (p) {
     lines.push(p.feasible ? (args.dryRun ? 'Feasible in place.' : `Converted ${args.source} to ${args.to} in place.`) : 'Not feasible in place.', p.summary);
     // Why the others were rejected matters when nothing fits (all of them are in --json).
@@ -221,6 +251,6 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
     }
     lines.push(...formatNotes(json));
   }
-  if (r.deviceWrites !== undefined && !r.resumed) lines.push(`${r.deviceWrites} device writes, ${formatBytes(r.bytesWritten ?? 0)}, ${r.seconds?.toFixed(1)} s.`);
+  if (r.deviceWrites !== undefined) lines.push(`${r.deviceWrites} device writes, ${formatBytes(r.bytesWritten ?? 0)}, ${r.seconds?.toFixed(1)} s.`);
   out(lines.join('\n'));
 }

@@ -3,11 +3,12 @@ import {
 } from '@fsconv/fat';
 import { fatLabel, measureForFat, type FatMeasure } from '../build-fat-image.js';
 import type { FatTarget, NamingOptions } from '../fat-layout.js';
-import type { Ext2Source } from '../import-ext2.js';
+import { ext2Fingerprint, type Ext2Source } from '../import-ext2.js';
 import type { WriteTarget } from './crash-device.js';
 import {
-  crc32, decodeJournal, decodeMarker, encodeJournal, encodeMarker, JournalError, MARKER_OFFSET, MARKER_SIZE,
-  type JournalContent,
+  COMMIT_MARKER_OFFSET, FINAL_MARKER_OFFSET, LEGACY_JOURNAL_VERSION, LEGACY_MARKER_OFFSET, MARKER_SIZE,
+  crc32, decodeJournal, decodeJournalHead, decodeMarker, encodeJournal, encodeMarker, fingerprintBytes, hasMarkerMagic,
+  journalBytesFor, JournalError, type JournalContent, type JournalMarker, type SourceFingerprint,
 } from './journal.js';
 import { layOutInPlace, type InPlaceAccounting, type InPlaceLayoutInput, type StageSink } from './layout.js';
 
@@ -35,9 +36,14 @@ export interface InPlacePlan {
   frontBytes: number;
   fsBytes: number;
   naming: NamingOptions;
+  /** The source as planned: recorded in the journal, compared before any replay. */
+  fingerprint: SourceFingerprint;
 }
 
-/** At least this many reserved sectors: sector 1 holds the journal marker, 2–3 the old ext2 superblock. */
+/**
+ * At least this many reserved sectors: bytes 0..2047 (sector 0 and the old ext2 superblock, where
+ * the marker's two copies go) must lie in the reserved region, which the commit rewrites whole.
+ */
 const MIN_RESERVED = 4;
 
 function namingOf(src: Ext2Source, opts: InPlaceOptions): NamingOptions {
@@ -57,6 +63,7 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
   const fsBytes = src.volume.blocksCount * bs;
   const measure = measureForFat(src, { ...opts, sizeBytes: fsBytes });
   const naming = namingOf(src, opts);
+  const fingerprint = ext2Fingerprint(src.volume);
   const geoOpts: GeometryOptions = {
     ...opts, alignDataTo: bs, minReservedSectors: Math.max(MIN_RESERVED, opts.minReservedSectors ?? 0),
   };
@@ -76,12 +83,12 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
   };
   const estimates = new Map(order.map((c) => [c, writeEstimate(c)]));
   order.sort((a, b) => estimates.get(a)! - estimates.get(b)!);
-  const base = { measure, candidates, fsBytes, naming };
+  const base = { measure, candidates, fsBytes, naming, fingerprint };
   let best: { missing: number; summary: string } | null = null;
   for (const cand of order.slice(0, 6)) {
     const g = cand.geometry!;
     const frontBytes = g.dataStartSector * g.bytesPerSector;
-    const result = layOutInPlace(layoutInput(src, g, naming, measure, opts), null);
+    const result = layOutInPlace(layoutInput(src, g, naming, measure, fingerprint, opts), null);
     const entry = candidates.find((c) => c.fatBits === cand.fatBits && c.clusterSize === cand.clusterSize)!;
     const label = `FAT${g.fatBits} with ${g.clusterSize}-byte clusters`;
     if (result.refusal !== undefined) {
@@ -118,15 +125,12 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
 
 const fmt = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 
-/** Bytes of the journal for a layout (it is encoded with the same sizes later). */
-function journalSize(g: Geometry, runs: number, rootBytes: number): number {
-  return 16 + 4 + 32 + (4 + 512) + (4 + (g.fatBits === 32 ? 512 : 0)) + (4 + rootBytes) + 4 + runs * 12 + 4;
-}
-
-function layoutInput(src: Ext2Source, g: Geometry, naming: NamingOptions, measure: FatMeasure, opts: InPlaceOptions): InPlaceLayoutInput {
+function layoutInput(src: Ext2Source, g: Geometry, naming: NamingOptions, measure: FatMeasure, fingerprint: SourceFingerprint, opts: InPlaceOptions): InPlaceLayoutInput {
+  const fpBytes = fingerprintBytes(fingerprint);
   return {
     src, g, naming, directorySlots: measure.directorySlots, rightsBytes: measure.rightsBytes, tz: opts.tz ?? 'local',
-    journalSize: (runs, rootBytes) => journalSize(g, runs, rootBytes),
+    // The journal is encoded with these same sizes later.
+    journalSize: (runs, rootBytes) => journalBytesFor(g, runs, rootBytes, fpBytes),
   };
 }
 
@@ -176,9 +180,10 @@ function stageSink(dev: WriteTarget, counters: { bytes: number }, onBytes: (n: n
 }
 
 /**
- * The conversion. Until the marker is written, only blocks the ext2 marks free are written (and
- * nothing in bytes 0..1023 but the marker itself): a crash leaves the ext2 as it was. The marker
- * is the commit point; from it on, `commitFromJournal` finishes the job from the device alone.
+ * The conversion. Until the marker is written, only blocks the ext2 marks free are written: a
+ * crash leaves the ext2 as it was, with no marker. The marker, one sector written over the ext2
+ * superblock's magic, is the commit point: from it on the device is no ext2, and
+ * `commitFromJournal` finishes the job from the device alone.
  */
 export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlacePlan, opts: InPlaceOptions): InPlaceResult {
   if (!plan.feasible || plan.geometry === null || plan.accounting === null) throw new Error('convertInPlace needs a feasible plan');
@@ -186,14 +191,14 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
   const counters = { bytes: 0 };
   const total = plan.accounting.newClusters * g.clusterSize;
   let done = 0;
-  const input = layoutInput(src, g, plan.naming, plan.measure, opts);
+  const input = layoutInput(src, g, plan.naming, plan.measure, plan.fingerprint, opts);
   // 1. Stage: every new cluster's final content, into ext2-free blocks.
   const staged = layOutInPlace(input, stageSink(dev, counters, (n) => opts.progress?.('stage', (done += n), total)));
   if (staged.journalCluster !== plan.accounting.journalFirstCluster || staged.journalBytes !== plan.journalBytes ||
     staged.accounting.missingClusters !== 0) {
     throw new Error('the staging pass did not reproduce the plan (internal)');
   }
-  // 2. The journal, then the marker (each durable before the next step).
+  // 2. The journal (durable before the commit point).
   const free = g.clusterCount - staged.clustersUsed - staged.accounting.badClusters;
   const boot = encodeBootSector({
     fatBits: g.fatBits, bytesPerSector: g.bytesPerSector, sectorsPerCluster: g.sectorsPerCluster,
@@ -204,9 +209,9 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
     backupBootSector: g.fatBits === 32 ? 6 : 0,
   });
   const journal: JournalContent = {
-    geometry: g, bootSector: boot,
+    version: 2, geometry: g, bootSector: boot,
     fsInfo: g.fatBits === 32 ? encodeFsInfo(free, firstFreeCluster(staged.runs, g.clusterCount)) : new Uint8Array(0),
-    rootDirectory: staged.rootDirectory, runs: staged.runs,
+    rootDirectory: staged.rootDirectory, fingerprint: plan.fingerprint, runs: staged.runs,
   };
   const bytes = encodeJournal(journal);
   if (bytes.length > plan.journalBytes) throw new Error(`journal of ${bytes.length} bytes exceeds the ${plan.journalBytes} planned (internal)`);
@@ -214,10 +219,9 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
   dev.flush();
   dev.writeAt(bytes, journalOffset);
   dev.flush();
-  dev.writeAt(encodeMarker({ journalOffset, journalLength: bytes.length, journalCrc: crc32(bytes), fsBytes: plan.fsBytes }), MARKER_OFFSET);
-  dev.flush();
-  // 3. Commit.
-  commitFromJournal(dev, journal, opts.progress);
+  // 3. Commit: its first write, the marker over the superblock's magic, is the commit point.
+  const marker: JournalMarker = { version: 2, journalOffset, journalLength: bytes.length, journalCrc: crc32(bytes), fsBytes: plan.fsBytes };
+  commitFromJournal(dev, journal, marker, opts.progress);
   return { deviceWrites: dev.writes, bytesWritten: counters.bytes + bytes.length, clustersUsed: staged.clustersUsed, resumed: false };
 }
 
@@ -230,47 +234,138 @@ function firstFreeCluster(runs: JournalContent['runs'], clusterCount: number): n
   return c <= clusterCount + 1 ? c : 0xffffffff;
 }
 
-/** The journal the marker points to, or null when the device holds no conversion in progress. */
-export function readJournal(dev: WriteTarget): JournalContent | null {
-  if (dev.size < MARKER_OFFSET + MARKER_SIZE) return null;
-  const sector = new Uint8Array(MARKER_SIZE);
-  dev.readInto(sector, MARKER_OFFSET);
-  const marker = decodeMarker(sector);
-  if (marker === null) return null;
-  if (marker.journalOffset + marker.journalLength > dev.size || marker.fsBytes > dev.size) {
-    throw new JournalError('the in-place conversion marker points outside the device');
+
+/** What the source looks like beside a marker (the caller knows the format; core does not look). */
+export type SourceBesideJournal =
+  /** No sign of the source filesystem (its signature is gone): the journal is the only truth. */
+  | { kind: 'absent' }
+  /** The source's signature is there but the filesystem cannot be read. */
+  | { kind: 'unreadable'; why: string }
+  | { kind: 'readable'; fingerprint: SourceFingerprint };
+
+/** What a device holds of an in-place conversion, read before anything else is trusted. */
+export type Interruption =
+  | { state: 'none' }
+  /** After the commit point: `commitFromJournal` finishes it. */
+  | { state: 'resumable'; journal: JournalContent; marker: JournalMarker }
+  /** A journal that must not be replayed: the source on the device changed since it was planned. */
+  | { state: 'stale'; why: string; markerOffsets: number[] }
+  /** A marker whose journal cannot be read. */
+  | { state: 'damaged'; why: string; markerOffsets: number[]; commitStarted: boolean; sourceReadable: boolean; fsBytes: number | null };
+
+const MARKER_PLACES = [
+  { offset: COMMIT_MARKER_OFFSET, version: 2 },
+  { offset: FINAL_MARKER_OFFSET, version: 2 },
+  { offset: LEGACY_MARKER_OFFSET, version: LEGACY_JOURNAL_VERSION },
+] as const;
+
+/**
+ * Looks for the marker of an interrupted conversion (in any of its places, valid or damaged),
+ * reads and checks its journal with every length bounded by what a plan could produce, and
+ * compares the source as planned with the source found beside it (`source` is asked only when a
+ * marker is there). Reads only.
+ */
+export function inspectInterruption(dev: WriteTarget, source: () => SourceBesideJournal): Interruption {
+  if (dev.size < 2048) return { state: 'none' };
+  const head = new Uint8Array(2048);
+  dev.readInto(head, 0);
+  const found: Array<{ offset: number; marker: JournalMarker | null; error: string | null }> = [];
+  for (const place of MARKER_PLACES) {
+    const sector = head.subarray(place.offset, place.offset + MARKER_SIZE);
+    if (!hasMarkerMagic(sector)) continue;
+    try {
+      const m = decodeMarker(sector)!;
+      found.push(m.version === place.version ? { offset: place.offset, marker: m, error: null }
+        : { offset: place.offset, marker: null, error: `a version ${m.version} marker at byte ${place.offset}, where only version ${place.version} puts one` });
+    } catch (e) {
+      if (!(e instanceof JournalError)) throw e;
+      found.push({ offset: place.offset, marker: null, error: e.message });
+    }
   }
-  const bytes = new Uint8Array(marker.journalLength);
-  dev.readInto(bytes, marker.journalOffset);
-  if (crc32(bytes) !== marker.journalCrc) throw new JournalError('the in-place journal does not match its marker (damaged)');
-  return decodeJournal(bytes);
+  if (found.length === 0) return { state: 'none' };
+  const markerOffsets = found.map((f) => f.offset);
+  // The copy at 1024 is written first by every commit, so it is the newest where both are valid.
+  const chosen = found.find((f) => f.marker !== null);
+  // The commit writes over the ext2's metadata only once the copy in sector 0 is durable.
+  const commitStarted = found.some((f) => f.offset !== COMMIT_MARKER_OFFSET);
+  const src = source();
+  const damaged = (why: string, fsBytes: number | null): Interruption => ({
+    state: 'damaged', why, markerOffsets, commitStarted, sourceReadable: src.kind === 'readable', fsBytes,
+  });
+  if (chosen === undefined) return damaged(found[0]!.error!, null);
+  const marker = chosen.marker!;
+  let journal: JournalContent;
+  try {
+    journal = readJournal(dev, marker);
+  } catch (e) {
+    if (!(e instanceof JournalError)) throw e;
+    return damaged(e.message, marker.fsBytes);
+  }
+  if (src.kind === 'absent') return { state: 'resumable', journal, marker };
+  if (journal.version === LEGACY_JOURNAL_VERSION) {
+    return { state: 'stale', markerOffsets, why: 'it was written by an earlier fsconv (journal format 1, without a fingerprint of the source) and the source filesystem is still there, so whether it changed since cannot be told' };
+  }
+  if (src.kind === 'unreadable') return { state: 'stale', markerOffsets, why: `the source filesystem was written again after the commit point, and it cannot be read (${src.why})` };
+  const planned = new Map(journal.fingerprint);
+  const changed: string[] = [];
+  for (const [name, now] of src.fingerprint) {
+    const then = planned.get(name);
+    if (then !== now) changed.push(`${name} ${now} (planned: ${then ?? 'not recorded'})`);
+  }
+  if (changed.length > 0) return { state: 'stale', markerOffsets, why: `the source filesystem changed after the conversion was planned: ${changed.join(', ')}` };
+  return { state: 'resumable', journal, marker };
+}
+
+/** Reads the journal a marker points to: every length checked against the device and the geometry before it sizes a read. */
+function readJournal(dev: WriteTarget, m: JournalMarker): JournalContent {
+  if (m.fsBytes < 2048 || m.fsBytes > dev.size) throw new JournalError(`the in-place conversion marker gives a ${m.fsBytes}-byte filesystem on a ${dev.size}-byte device (damaged)`);
+  if (m.journalOffset < 2048 || m.journalLength < 64 || m.journalOffset + m.journalLength > m.fsBytes) {
+    throw new JournalError(`the in-place conversion marker points at ${m.journalLength} bytes at byte ${m.journalOffset}, outside the filesystem (damaged)`);
+  }
+  const head = new Uint8Array(64);
+  dev.readInto(head, m.journalOffset);
+  const { maxBytes } = decodeJournalHead(head, m.fsBytes);
+  if (m.journalLength > maxBytes) throw new JournalError(`the in-place conversion marker gives a ${m.journalLength}-byte journal, more than its geometry allows (${maxBytes}): damaged`);
+  const bytes = new Uint8Array(m.journalLength);
+  dev.readInto(bytes, m.journalOffset);
+  if (crc32(bytes) !== m.journalCrc) throw new JournalError('the in-place journal does not match its marker (damaged)');
+  return decodeJournal(bytes, m.fsBytes);
 }
 
 /**
  * Writes everything that overwrites the ext2, from the journal alone. Each step writes fixed bytes
- * to fixed places and reads nothing it or a later step writes, so running it again after a crash
- * anywhere in it gives the same result.
+ * to fixed places and reads nothing, so running it again after a crash anywhere in it gives the
+ * same result. The marker is on the device from the first write to the last one, which is the
+ * boot sector replacing its last copy: no state is both FAT and still to be replayed.
  */
-export function commitFromJournal(dev: WriteTarget, j: JournalContent, progress?: InPlaceOptions['progress']): void {
+export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: JournalMarker, progress?: InPlaceOptions['progress']): void {
   const g = j.geometry;
   const sector = g.bytesPerSector;
-  // a. The first destructive write: the ext2 superblock goes, so a half-converted device never looks like ext2.
-  dev.writeAt(new Uint8Array(1024), 1024);
+  const markerBytes = encodeMarker(marker);
+  // a. The commit point: one sector over the ext2 superblock's magic; from here on it is no ext2.
+  //    (A resumed commit writes it again: harmless, and it keeps the sequence one and the same.)
+  dev.writeAt(markerBytes, COMMIT_MARKER_OFFSET);
   dev.flush();
-  // b. The rest of the reserved region, zeroed (sector 0 and the marker's sector 1 come last).
-  const keep = new Set(g.fatBits === 32 ? [0, 1, 6, 7] : [0, 1]);
+  // b. The marker's second copy into sector 0, which only the very last write replaces.
+  dev.writeAt(markerBytes, FINAL_MARKER_OFFSET);
+  dev.flush();
+  // c. The reserved region but sector 0: zeros (the rest of the old superblock and the first
+  //    marker copy with them), and on FAT32 the FSInfo sector and the backup boot sector.
+  const content = new Map<number, Uint8Array>(g.fatBits === 32 ? [[1, j.fsInfo], [6, j.bootSector], [7, j.fsInfo]] : []);
   const zeros = new Uint8Array(64 * sector);
-  for (let s = 2; s < g.reservedSectors; ) {
-    if (keep.has(s)) {
+  for (let s = 1; s < g.reservedSectors; ) {
+    const own = content.get(s);
+    if (own !== undefined) {
+      dev.writeAt(padToSector(own, sector), s * sector);
       s++;
       continue;
     }
     let e = s;
-    while (e < g.reservedSectors && !keep.has(e) && e - s < 64) e++;
-    if (!(s * sector < 2048 && e * sector <= 2048)) dev.writeAt(zeros.subarray(0, (e - s) * sector), s * sector);
+    while (e < g.reservedSectors && !content.has(e) && e - s < 64) e++;
+    dev.writeAt(zeros.subarray(0, (e - s) * sector), s * sector);
     s = e;
   }
-  // c. Both FATs, regenerated from the runs.
+  // d. Both FATs, regenerated from the runs.
   const fatBytes = g.fatSectors * sector;
   for (let copy = 0; copy < 2; copy++) {
     let pos = (g.reservedSectors + copy * g.fatSectors) * sector;
@@ -280,16 +375,33 @@ export function commitFromJournal(dev: WriteTarget, j: JournalContent, progress?
       progress?.('commit', copy * fatBytes + (pos - (g.reservedSectors + copy * g.fatSectors) * sector), 2 * fatBytes);
     }
   }
-  // d. The FAT12/16 root directory.
+  // e. The FAT12/16 root directory.
   if (g.fatBits !== 32) dev.writeAt(j.rootDirectory, (g.reservedSectors + 2 * g.fatSectors) * sector);
-  // e. The boot sector and, on FAT32, the backups.
-  if (g.fatBits === 32) {
-    dev.writeAt(j.bootSector, 6 * sector);
-    dev.writeAt(j.fsInfo, 7 * sector);
+  dev.flush();
+  // f. Last, the boot sector over the marker's last copy: the device becomes FAT in one write.
+  dev.writeAt(padToSector(j.bootSector, sector), 0);
+  dev.flush();
+}
+
+function padToSector(bytes: Uint8Array, sector: number): Uint8Array {
+  if (bytes.length === sector) return bytes;
+  const out = new Uint8Array(sector);
+  out.set(bytes.subarray(0, sector));
+  return out;
+}
+
+/**
+ * Drops a stale or damaged journal beside a readable source: zeroes the marker copies, which lie
+ * only where the source keeps nothing (the ext2 boot block, bytes 0..1023; a marker at 1024 would
+ * mean the source is gone, and is never dropped).
+ */
+export function discardJournal(dev: WriteTarget, markerOffsets: readonly number[]): number {
+  let n = 0;
+  for (const offset of markerOffsets) {
+    if (offset === COMMIT_MARKER_OFFSET) throw new Error('the marker over the superblock is never discarded (internal)');
+    dev.writeAt(new Uint8Array(MARKER_SIZE), offset);
+    n++;
   }
-  dev.writeAt(j.bootSector, 0);
   dev.flush();
-  // f. Last, the marker's sector becomes what FAT keeps there: FSInfo on FAT32, zeros otherwise.
-  dev.writeAt(g.fatBits === 32 ? j.fsInfo : new Uint8Array(sector), sector);
-  dev.flush();
+  return n;
 }
