@@ -116,6 +116,7 @@ function convertOptions(y: any) {
     .option('size', { type: 'string', describe: 'size of the FAT filesystem (bytes or K/M/G/T; default: the source size)' })
     .option('fat-bits', { choices: [12, 16, 32], type: 'number', describe: 'force the FAT type' })
     .option('cluster-size', { type: 'number', describe: 'force the cluster size in bytes (512..32768, 65536 allowed when forced)' })
+    .option('root-entries', { type: 'number', describe: 'FAT12/16: entries of the fixed root directory (16..65520, rounded up to whole sectors; default 512, as mkfs.fat)' })
     .option('label', { type: 'string', describe: 'volume label (default: the ext2 volume name)' })
     .option('volume-id', { type: 'string', describe: 'volume serial number, 8 hex digits (default: from the ext2 UUID)' })
     .option('codepage', { type: 'string', default: 'cp437', describe: 'OEM code page for short names' })
@@ -129,7 +130,14 @@ function convertOptions(y: any) {
 function convertArgs(a: any, dryRun: boolean): ConvertArgs {
   return {
     from: a.from, to: a.to, source: a.source, output: a.output, size: a.size, fatBits: a.fatBits, clusterSize: a.clusterSize,
-    label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
+    rootEntries: rootEntriesOf(a.rootEntries), label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
     partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun, yes: a.yes,
   };
+}
+
+/** --root-entries: a whole number the BPB can hold (its 16-bit field, whole 512-byte sectors of entries). */
+function rootEntriesOf(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 16 || v > 65520) throw new UsageError(`--root-entries must be a whole number from 16 to 65520, not '${String(v)}'`);
+  return v;
 }

@@ -1,6 +1,6 @@
 import { Device } from '@fsconv/device';
 import {
-  DIRENT_SIZE, encodeBootSector, encodeFsInfo, parseTimeZone, planGeometry, sortRuns, streamFat,
+  DIRENT_SIZE, encodeBootSector, encodeFsInfo, parseTimeZone, planGeometry, sortRuns, standardBootFields, streamFat,
   type ClusterRun, type Geometry, type GeometryOptions, type GeometryPlan, type SpaceDemand,
 } from '@fsconv/fat';
 import { encodeDirectory, storedSize, type DirectoryPlacement } from './fat-directory.js';
@@ -144,9 +144,12 @@ function namingOptions(tree: SourceTree, opts: FatBuildOptions): NamingOptions {
   };
 }
 
-/** Chooses the geometry for a measured source (the dry run stops here). */
+/**
+ * Chooses the geometry for a measured source (the dry run stops here): what mkfs.fat would choose
+ * for the size where it holds the content, so that a new image looks like any other to its users.
+ */
 export function planFat(measure: FatMeasure, opts: FatBuildOptions): GeometryPlan {
-  return planGeometry(opts.sizeBytes, measure.demand, opts);
+  return planGeometry(opts.sizeBytes, measure.demand, { prefer: 'mkfs.fat', ...opts });
 }
 
 export interface FatBuildResult {
@@ -252,8 +255,8 @@ export function writeFatImage(tree: SourceTree, measure: FatMeasure, g: Geometry
     const boot = encodeBootSector({
       fatBits: g.fatBits, bytesPerSector: g.bytesPerSector, sectorsPerCluster: g.sectorsPerCluster,
       reservedSectors: g.reservedSectors, numFats: 2, rootEntries: g.rootEntries, totalSectors: g.totalSectors,
-      fatSectors: g.fatSectors, media: 0xf8, sectorsPerTrack: 63, heads: 255, hiddenSectors: partOffset / 512,
-      volumeId: measure.volumeId, label: naming.label ?? '', oemName: 'FSCONV  ',
+      fatSectors: g.fatSectors, ...standardBootFields(g.totalSectors * g.bytesPerSector), hiddenSectors: partOffset / 512,
+      volumeId: measure.volumeId, label: naming.label ?? '',
       rootCluster: rootIsCluster ? rootStart : 0, fsInfoSector: rootIsCluster ? 1 : 0, backupBootSector: rootIsCluster ? 6 : 0,
     });
     write(boot, 0);

@@ -376,3 +376,14 @@ export function decodeFsInfo(b: Uint8Array): { freeClusters: number; nextFree: n
   }
   return { freeClusters: le32(b, 488), nextFree: le32(b, 492) };
 }
+
+/**
+ * The boot sector fields no structure depends on, as formatters write them where nothing forces
+ * otherwise: OEM name `MSWIN4.1` (what Microsoft's specification recommends, as some firmware
+ * checks it), media 0xF8 (fixed disk: drive number 0x80), and mkfs.fat's default geometry for a
+ * device that reports none: 32 sectors per track and 64 heads below 512 MiB, 63 and 255 from there.
+ */
+export function standardBootFields(totalBytes: number): Pick<BootSectorParams, 'oemName' | 'media' | 'sectorsPerTrack' | 'heads'> {
+  const small = totalBytes < 512 * 1024 * 1024;
+  return { oemName: 'MSWIN4.1', media: 0xf8, sectorsPerTrack: small ? 32 : 63, heads: small ? 64 : 255 };
+}

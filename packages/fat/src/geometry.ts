@@ -7,6 +7,7 @@
  * after the last whole cluster are reported as `unusedTailBytes`.
  */
 import { MAX_CLUSTERS, MAX_DIR_SLOTS, MIN_CLUSTERS, type FatBits } from './constants.js';
+import { mkfsFatChoice } from './mkfs-choice.js';
 
 export interface SpaceDemand {
   /**
@@ -50,7 +51,22 @@ export interface GeometryOptions {
    * Default 0 (one sector). Ignored for FAT32, whose root lives in a cluster chain.
    */
   rootSlots?: number;
+  /**
+   * FAT12/16: at least this many fixed root entries, so that the root takes new files after the
+   * conversion (rounded up to whole sectors; more when the root's slots need more).
+   * `planGeometry` defaults to 512, as mkfs.fat; `computeGeometry` to 0 (the slots alone).
+   */
+  rootEntries?: number;
+  /**
+   * How `planGeometry` picks among feasible candidates: 'mkfs.fat' (new images): the FAT type and
+   * cluster size mkfs.fat picks for the size, when it holds the content; 'most-free' (default):
+   * the one leaving the most free space.
+   */
+  prefer?: 'mkfs.fat' | 'most-free';
 }
+
+/** Fixed root entries of FAT12/16 unless asked otherwise (mkfs.fat's default). */
+export const DEFAULT_ROOT_ENTRIES = 512;
 
 export interface Geometry {
   fatBits: FatBits;
@@ -197,7 +213,7 @@ function solveLayout(partitionBytes: number, fatBits: FatBits, clusterSize: numb
   let rootDirSectors = 0;
   if (fatBits !== 32) {
     const perSector = bps / DIRENT_BYTES;
-    rootDirSectors = Math.max(1, ceilDiv(slots, perSector));
+    rootDirSectors = Math.max(1, ceilDiv(Math.max(slots, Math.ceil(options.rootEntries ?? 0)), perSector));
     rootEntries = rootDirSectors * perSector;
     if (rootEntries > MAX_U16) {
       problems.push(
@@ -306,7 +322,7 @@ export function planGeometry(partitionBytes: number, demand: SpaceDemand, option
     options.clusterSize !== undefined
       ? [options.clusterSize]
       : [...CLUSTER_SIZES, ...(options.allow64k ? [CLUSTER_64K] : [])].filter((cs) => cs >= bps);
-  const layoutOptions: GeometryOptions = { ...options, rootSlots: demand.rootSlots };
+  const layoutOptions: GeometryOptions = { ...options, rootSlots: demand.rootSlots, rootEntries: options.rootEntries ?? DEFAULT_ROOT_ENTRIES };
 
   const big = demand.largestFile && demand.largestFile.bytes > FAT_MAX_FILE_BYTES ? demand.largestFile : undefined;
   const bigReason = big
@@ -358,8 +374,24 @@ export function planGeometry(partitionBytes: number, demand: SpaceDemand, option
 
   const feasible = candidates.filter((c) => c.feasible);
   feasible.sort((a, b) => a.wasteBytes! - b.wasteBytes! || b.clusterSize - a.clusterSize || a.fatBits - b.fatBits);
+  // mkfs.fat's choice first where asked for and it holds the content (its rule is for 512-byte sectors).
+  let standard: string | undefined;
+  if (options.prefer === 'mkfs.fat' && options.clusterSize === undefined && bps === 512) {
+    const m = mkfsFatChoice(partitionBytes, { ...(options.fatBits !== undefined && { fatBits: options.fatBits }), ...(options.rootEntries !== undefined && { rootEntries: options.rootEntries }) });
+    if (m !== null) {
+      const i = feasible.findIndex((c) => c.fatBits === m.fatBits && c.clusterSize === m.clusterSize);
+      const what = label(m.fatBits, m.clusterSize);
+      if (i >= 0) {
+        feasible.unshift(...feasible.splice(i, 1));
+        standard = `it is what mkfs.fat chooses for this size`;
+      } else {
+        const c = candidates.find((x) => x.fatBits === m.fatBits && x.clusterSize === m.clusterSize);
+        standard = `mkfs.fat would choose ${what}, which does not fit (${c?.reasons[0] ?? 'no valid layout'}); of the others, it leaves the most free space`;
+      }
+    }
+  }
   const chosen = feasible[0] ?? null;
-  return { chosen, candidates, summary: summarize(partitionBytes, chosen, feasible, candidates, options, bigReason) };
+  return { chosen, candidates, summary: summarize(partitionBytes, chosen, feasible, candidates, options, bigReason, standard) };
 }
 
 function describeForced(options: GeometryOptions): string {
@@ -378,14 +410,15 @@ function summarize(
   candidates: Candidate[],
   options: GeometryOptions,
   bigReason: string | undefined,
+  standard?: string,
 ): string {
   const part = `partition of ${partitionBytes} bytes (${formatBytes(partitionBytes)})${describeForced(options)}`;
   if (chosen) {
     const g = chosen.geometry!;
     const free = (chosen.clustersAvailable! - chosen.clustersNeeded!) * chosen.clusterSize;
-    let why = `it leaves the most free space of the ${feasible.length} feasible choice${feasible.length === 1 ? '' : 's'}`;
+    let why = standard ?? `it leaves the most free space of the ${feasible.length} feasible choice${feasible.length === 1 ? '' : 's'}`;
     const next = feasible[1];
-    if (next) {
+    if (next && standard === undefined) {
       why +=
         `; the runner-up, ${label(next.fatBits, next.clusterSize)}, would leave ` +
         `${next.wasteBytes! - chosen.wasteBytes!} bytes (${formatBytes(next.wasteBytes! - chosen.wasteBytes!)}) less`;

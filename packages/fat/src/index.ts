@@ -8,3 +8,4 @@ export * from './geometry.js';
 export * from './boot-sector.js';
 export * from './rights.js';
 export * from './fat-volume.js';
+export * from './mkfs-choice.js';

@@ -20,6 +20,8 @@ export interface ConvertArgs {
   size?: string;
   fatBits?: 12 | 16 | 32;
   clusterSize?: number;
+  /** FAT12/16 fixed root entries (default 512). */
+  rootEntries?: number | undefined;
   label?: string;
   volumeId?: string;
   codepage: string;
@@ -67,6 +69,7 @@ export function convertCommand(args: ConvertArgs, out: (s: string) => void): num
       progress: (phase, done, total) => bar.update(phase, done, total),
       ...(args.fatBits !== undefined && { fatBits: args.fatBits }),
       ...(args.clusterSize !== undefined && { clusterSize: args.clusterSize }),
+      ...(args.rootEntries !== undefined && { rootEntries: args.rootEntries }),
       ...(args.label !== undefined && { label: args.label }),
       ...(args.volumeId !== undefined && { volumeId: parseVolumeId(args.volumeId) }),
       ...(args.partitionTable !== undefined && { partitionTable: args.partitionTable }),

@@ -80,6 +80,7 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
       progress: (phase, done, total) => bar.update(phase, done, total),
       ...(args.fatBits !== undefined && { fatBits: args.fatBits }),
       ...(args.clusterSize !== undefined && { clusterSize: args.clusterSize }),
+      ...(args.rootEntries !== undefined && { rootEntries: args.rootEntries }),
       ...(args.label !== undefined && { label: args.label }),
       ...(args.volumeId !== undefined && { volumeId: Number.parseInt(args.volumeId.replace(/-/g, ''), 16) >>> 0 }),
     };
@@ -220,6 +221,10 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
       stagingRoomBytes: a.poolClusters * cs,
       spareBytes: a.spareClusters * cs,
       badClusters: a.badClusters,
+      freeClustersAfter: p!.freeClustersAfter,
+      freeBytesAfter: p!.freeClustersAfter * cs,
+      rootEntries: g.fatBits === 32 ? null : g.rootEntries,
+      rootEntriesFree: p!.rootEntriesFree,
     } : null,
     files: p?.measure.files ?? null,
     directories: p?.measure.directories ?? null,
@@ -247,7 +252,9 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
         `  hard-link copies ${formatBytes(s.bytesDuplicated)}, holes written as zeros ${formatBytes(s.bytesHoles)}`,
         `  directories ${formatBytes(s.directoryBytes)}, rights files ${formatBytes(s.rightsFileBytes)}, symlink targets ${formatBytes(s.symlinkBytes)}`,
         `  FATs ${formatBytes(s.fatBytes)} (front region ${formatBytes(s.frontRegionBytes)}), journal ${formatBytes(s.journalBytes)}`,
-        `  staging room ${formatBytes(s.stagingRoomBytes)}, to spare ${formatBytes(s.spareBytes)}`);
+        `  staging room ${formatBytes(s.stagingRoomBytes)}, to spare ${formatBytes(s.spareBytes)}`,
+        `Afterwards: ${s.freeClustersAfter} free clusters of ${formatBytes(cs)} (${formatBytes(s.freeBytesAfter)}); ` +
+          (s.rootEntries === null ? 'the root directory grows as needed (FAT32).' : `root directory of ${s.rootEntries} entries, ${s.rootEntriesFree} free for new files.`));
     }
     lines.push(...formatNotes(json));
   }

@@ -1,5 +1,5 @@
 import {
-  encodeBootSector, encodeFsInfo, planGeometry, streamFat, type Candidate, type Geometry, type GeometryOptions,
+  encodeBootSector, encodeFsInfo, planGeometry, standardBootFields, streamFat, type Candidate, type Geometry, type GeometryOptions,
 } from '@fsconv/fat';
 import { fatLabel, measureForFat, type FatMeasure } from '../build-fat-image.js';
 import type { FatTarget, NamingOptions } from '../fat-layout.js';
@@ -38,6 +38,9 @@ export interface InPlacePlan {
   naming: NamingOptions;
   /** The source as planned: recorded in the journal, compared before any replay. */
   fingerprint: SourceFingerprint;
+  /** What the user gets afterwards: free clusters, and free entries of the FAT12/16 fixed root (null on FAT32). */
+  freeClustersAfter: number;
+  rootEntriesFree: number | null;
 }
 
 /**
@@ -102,6 +105,8 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
     if (acc.missingClusters === 0) {
       return {
         ...base, feasible: true, geometry: g, accounting: acc, journalBytes, frontBytes,
+        freeClustersAfter: g.clusterCount - result.clustersUsed - acc.badClusters,
+        rootEntriesFree: g.fatBits === 32 ? null : g.rootEntries - measure.demand.rootSlots,
         summary: `${label}: ${g.clusterCount} clusters; ${fmt(acc.bytesInPlace)} of file data stays in place, ` +
           `${fmt(acc.bytesMoved + acc.bytesDuplicated + acc.bytesHoles)} is written anew (moved, hard-link copies, holes), ` +
           `directories and rights files take ${fmt(acc.bytesDirectories + acc.bytesRightsFiles)}; ` +
@@ -120,7 +125,7 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
   const summary = best !== null
     ? `Not feasible in place. Closest: ${best.summary}.`
     : `Not feasible: ${gp.summary}`;
-  return { ...base, feasible: false, geometry: null, accounting: null, journalBytes: 0, frontBytes: 0, summary };
+  return { ...base, feasible: false, geometry: null, accounting: null, journalBytes: 0, frontBytes: 0, freeClustersAfter: 0, rootEntriesFree: null, summary };
 }
 
 const fmt = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
@@ -203,8 +208,8 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
   const boot = encodeBootSector({
     fatBits: g.fatBits, bytesPerSector: g.bytesPerSector, sectorsPerCluster: g.sectorsPerCluster,
     reservedSectors: g.reservedSectors, numFats: 2, rootEntries: g.rootEntries, totalSectors: g.totalSectors,
-    fatSectors: g.fatSectors, media: 0xf8, sectorsPerTrack: 63, heads: 255, hiddenSectors: 0,
-    volumeId: plan.measure.volumeId, label: plan.naming.label ?? '', oemName: 'FSCONV  ',
+    fatSectors: g.fatSectors, ...standardBootFields(g.totalSectors * g.bytesPerSector), hiddenSectors: 0,
+    volumeId: plan.measure.volumeId, label: plan.naming.label ?? '',
     rootCluster: g.fatBits === 32 ? staged.rootCluster : 0, fsInfoSector: g.fatBits === 32 ? 1 : 0,
     backupBootSector: g.fatBits === 32 ? 6 : 0,
   });
