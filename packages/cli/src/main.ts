@@ -1,4 +1,5 @@
-import yargs from 'yargs';
+import { createRequire } from 'node:module';
+import type yargsType from 'yargs';
 import { DeviceError } from '@fsconv/device';
 import { Ext2Error } from '@fsconv/ext2fs-reader';
 import { infoCommand } from './commands/info.js';
@@ -17,6 +18,12 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 class UsageError extends Error {}
+
+// yargs' CommonJS build: its ES module build wraps help text in the middle of words (its cliui
+// has no word wrapper there); the CommonJS one wraps at word boundaries.
+const yargs = createRequire(import.meta.url)('yargs') as typeof yargsType;
+/** Help text wraps at the terminal's width, or 80 columns without a terminal. */
+const helpWidth = (): number => (process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : 80);
 
 
 export async function main(argv: string[]): Promise<number> {
@@ -72,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('quiet', { type: 'boolean', default: false, alias: 'q', describe: 'no progress bars' })
     .demandCommand(1, 'Say what to do: convert, check, info or ls.')
     .strict()
+    .wrap(helpWidth())
     .help()
     .version(false)
     .exitProcess(false)
@@ -123,7 +131,8 @@ function convertOptions(y: any) {
     .option('source-charset', { type: 'string', default: 'utf-8', describe: 'how source names are encoded' })
     .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times: local, UTC or ±HH:MM' })
     .option('partition-table', { choices: ['mbr'], describe: 'wrap the filesystem in a disk image with one partition' })
-    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'convert in place without asking' });
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'convert in place without asking' })
+    .option('force', { type: 'boolean', default: false, describe: 'with --output: replace an existing file, or overwrite a block device' });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -131,7 +140,7 @@ function convertArgs(a: any, dryRun: boolean): ConvertArgs {
   return {
     from: a.from, to: a.to, source: a.source, output: a.output, size: a.size, fatBits: a.fatBits, clusterSize: a.clusterSize,
     rootEntries: rootEntriesOf(a.rootEntries), label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
-    partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun, yes: a.yes,
+    partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun, yes: a.yes, force: a.force,
   };
 }
 

@@ -1,6 +1,6 @@
 import { Device } from '@fsconv/device';
 import {
-  DIRENT_SIZE, encodeBootSector, encodeFsInfo, parseTimeZone, planGeometry, sortRuns, standardBootFields, streamFat,
+  DIRENT_SIZE, MAX_DIR_SLOTS, encodeBootSector, encodeFsInfo, parseTimeZone, planGeometry, sortRuns, standardBootFields, streamFat,
   type ClusterRun, type Geometry, type GeometryOptions, type GeometryPlan, type SpaceDemand,
 } from '@fsconv/fat';
 import { encodeDirectory, storedSize, type DirectoryPlacement } from './fat-directory.js';
@@ -78,6 +78,7 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
   let fileBytes = 0;
   let entries = 0;
   let rootSlots = 0;
+  const oversizeDirectories: Array<{ path: string; slots: number; entries: number }> = [];
   let id = 0x811c9dc5;
   // Only a source without a volume ID of its own (a directory) gets one hashed from its entries.
   const hashForId = opts.volumeId === undefined && (tree.volumeId === null || tree.volumeId === undefined);
@@ -90,6 +91,7 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
     const layout = layoutDirectory(tree, dir, isRoot, naming);
     noteDirectory(layout, opts.target, notes);
     directorySlots.set(dir.linkId, layout.slots);
+    if (layout.slots > MAX_DIR_SLOTS) oversizeDirectories.push({ path: dir.path, slots: layout.slots, entries: layout.children.length });
     if (isRoot) rootSlots = layout.slots;
     else add(directoryBytes(layout.slots), true);
     if (layout.rights) {
@@ -128,6 +130,7 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
     },
     rootSlots,
     ...(largest !== undefined && { largestFile: largest }),
+    ...(oversizeDirectories.length > 0 && { oversizeDirectories }),
   };
   return {
     demand, directorySlots, rightsBytes, notes, files, directories, fileBytes, entries,
@@ -164,17 +167,23 @@ export interface FatBuildResult {
 export const PARTITION_OFFSET = 1 << 20;
 
 /**
- * Pass 2: writes a new FAT image (optionally inside an MBR disk image) to `outputPath`.
- * Clusters are handed out in depth-first order, each file and directory in one run, so the FAT is
- * streamed from the run list. The output is a pure function of the source and the options.
+ * Pass 2: writes a new FAT image (optionally inside an MBR disk image) to `output`: a path where
+ * a new image file is created (refused when something is there), or a function that opens the
+ * device to write for the image's size (the CLI's temporary file, which reads as zeros where the
+ * image writes nothing, or a block device whose system area it has cleared). The device is flushed
+ * and closed here, also on failure. Clusters are handed out in depth-first order, each file and
+ * directory in one run, so the FAT is streamed from the run list. The output is a pure function of
+ * the source and the options.
  */
-export function writeFatImage(tree: SourceTree, measure: FatMeasure, g: Geometry, outputPath: string, opts: FatBuildOptions): FatBuildResult {
+export function writeFatImage(
+  tree: SourceTree, measure: FatMeasure, g: Geometry, output: string | ((imageBytes: number) => Device), opts: FatBuildOptions,
+): FatBuildResult {
   const naming = namingOptions(tree, opts);
   const tzOffset = parseTimeZone(opts.tz ?? 'local');
   const partOffset = opts.partitionTable === 'mbr' ? PARTITION_OFFSET : 0;
   const fsBytes = g.totalSectors * g.bytesPerSector;
   const imageBytes = partOffset + fsBytes;
-  const dev = Device.create(outputPath, imageBytes);
+  const dev = typeof output === 'string' ? Device.create(output, imageBytes) : output(imageBytes);
   let bytesWritten = 0;
   const write = (data: Uint8Array, fsPosition: number): void => {
     dev.writeAt(data, partOffset + fsPosition);

@@ -1,9 +1,20 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeSync, constants } from 'node:fs';
 import type { ByteSource } from '@fsconv/ext2fs-reader';
+import { lockForWriting } from './lock.js';
+
+/** udev holds a shared flock on a block device for a moment while it probes one that has just appeared. */
+const BLOCK_LOCK_RETRY_MS = 3000;
 
 /** A device or image that cannot be opened or read; the message names the path. */
 export class DeviceError extends Error {
   override readonly name = 'DeviceError';
+  /** The system error code behind it, when there is one ('ENOSPC', 'EIO', …). */
+  readonly code: string | undefined;
+
+  constructor(message: string, code?: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Linux dev_t → (major, minor), glibc's encoding. */
@@ -31,7 +42,13 @@ export function blockDeviceSize(rdev: number, path: string): number {
 export interface OpenOptions {
   /** Open for writing too (only conversion does). */
   write?: boolean;
-  /** Block devices: O_EXCL, so the kernel refuses a device that is mounted or held by another user. */
+  /**
+   * With `write`: refuse what another program is using, and keep it from starting to, for as long
+   * as the device stays open. A block device is opened with O_EXCL (the kernel refuses one that is
+   * mounted or held by another user) and flock'ed (LOCK_EX, udev's "do not probe"); a regular file
+   * gets a flock and an OFD write lock over the whole file (what QEMU holds on a running VM's
+   * image). See lock.ts.
+   */
   exclusive?: boolean;
 }
 
@@ -63,9 +80,11 @@ export class Device implements ByteSource {
     }
     try {
       const st = fstatSync(fd);
+      if (!st.isBlockDevice() && !st.isFile()) throw new DeviceError(`${path} is neither a regular file nor a block device`);
+      // The locks come before the size: a file's size is only known once nobody else writes it.
+      if (options.write && options.exclusive) lockForWriting(fd, path, st.isBlockDevice(), { retryMs: st.isBlockDevice() ? BLOCK_LOCK_RETRY_MS : 0 });
       if (st.isBlockDevice()) return new Device(path, fd, blockDeviceSize(st.rdev, path), true);
-      if (st.isFile()) return new Device(path, fd, st.size, false);
-      throw new DeviceError(`${path} is neither a regular file nor a block device`);
+      return new Device(path, fd, fstatSync(fd).size, false);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -73,15 +92,27 @@ export class Device implements ByteSource {
   }
 
   /**
-   * Creates (or truncates) an image file of `size` bytes, all zeros (sparse where the filesystem
-   * allows), opened for reading and writing.
+   * Creates a new image file of `size` bytes, all zeros (sparse where the filesystem allows),
+   * opened for reading and writing. Refused when anything is at `path` already (O_EXCL: never
+   * truncates a file, never follows a symlink). A file whose size cannot be set is removed again.
    */
   static create(path: string, size: number): Device {
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new DeviceError(`cannot create ${path}: ${err.code === 'EEXIST' ? 'it exists already' : err.message}`);
+    }
+    try {
       ftruncateSync(fd, size);
     } catch (e) {
+      closeSync(fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        /* it was ours; nothing more to do */
+      }
       throw new DeviceError(`cannot create ${path}: ${(e as Error).message}`);
     }
     return new Device(path, fd, size, false);
@@ -97,14 +128,18 @@ export class Device implements ByteSource {
       try {
         done += writeSync(this.fd, data, done, data.length - done, position + done);
       } catch (e) {
-        throw new DeviceError(`${this.path}: write error at byte ${position + done}: ${(e as Error).message}`);
+        throw new DeviceError(`${this.path}: write error at byte ${position + done}: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code);
       }
     }
   }
 
   /** Makes the writes so far durable. */
   flush(): void {
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw new DeviceError(`${this.path}: cannot flush the writes to the device: ${(e as Error).message}`, (e as NodeJS.ErrnoException).code);
+    }
   }
 
   readInto(target: Uint8Array, position: number): void {

@@ -1,2 +1,4 @@
 export * from './device.js';
+export * from './identity.js';
+export * from './lock.js';
 export * from './mounts.js';

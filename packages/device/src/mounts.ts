@@ -6,9 +6,13 @@
  * sysfs; loop devices' backing files are identified by device and inode (from `losetup`, which
  * asks the kernel, or else by stat of the path in sysfs), never by name alone.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
 import { DeviceError } from './device.js';
+import { lockForWriting } from './lock.js';
+import {
+  DELETED, fileIdOf, listDir, listLoopDevices, majMinOf, normalizeMajMin, readBounded, readSmall, sameFile, statBig,
+  type FileId, type LoopDevice,
+} from './sysfs.js';
 
 /** How `path` is in use: mounted (possibly through other devices), swap, or held by a loop device that is not mounted. */
 export type MountUseKind = 'mounted' | 'swap' | 'attached';
@@ -50,90 +54,8 @@ export interface FindMountUsesOptions {
 }
 
 const MOUNTINFO_LIMIT = 16 * 1024 * 1024;
-const SMALL_FILE_LIMIT = 64 * 1024;
-const LOSETUP_OUTPUT_LIMIT = 4 * 1024 * 1024;
 const MAX_DEPTH = 8;
 const MAX_NODES = 1024;
-const DELETED = ' (deleted)';
-
-// ------------------------------------------------------------------------------------------------
-// bounded reading
-
-/** Reads at most `limit` bytes; `truncated` when the file holds more. Throws what open/read throw. */
-function readBounded(path: string, limit: number): { data: Buffer; truncated: boolean } {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, limit + 1 - total));
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total > limit) return { data: Buffer.concat(chunks).subarray(0, limit), truncated: true };
-    }
-    return { data: Buffer.concat(chunks), truncated: false };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** A small sysfs/proc file's text, or undefined when it is missing, unreadable or too large. */
-function readSmall(path: string): string | undefined {
-  try {
-    const { data, truncated } = readBounded(path, SMALL_FILE_LIMIT);
-    return truncated ? undefined : data.toString('utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-function listDir(path: string): string[] {
-  try {
-    return readdirSync(path);
-  } catch {
-    return [];
-  }
-}
-
-function statBig(path: string | Buffer): BigIntStats | undefined {
-  try {
-    return statSync(path, { bigint: true });
-  } catch {
-    return undefined;
-  }
-}
-
-// ------------------------------------------------------------------------------------------------
-// device numbers
-
-/** Linux dev_t (glibc encoding) → "major:minor". */
-function majMinOf(dev: bigint): string {
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
-  return `${major}:${minor}`;
-}
-
-/** "  254:0 " → "254:0", or undefined. */
-function normalizeMajMin(text: string | undefined): string | undefined {
-  const m = /^\s*(\d+):(\d+)\s*$/.exec(text ?? '');
-  return m ? `${Number(m[1])}:${Number(m[2])}` : undefined;
-}
-
-/** A file's identity: the device holding it and its inode number. */
-interface FileId {
-  dev: string;
-  ino: bigint;
-}
-
-function fileIdOf(st: BigIntStats): FileId {
-  return { dev: majMinOf(st.dev), ino: st.ino };
-}
-
-function sameFile(a: FileId | undefined, b: FileId | undefined): boolean {
-  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
-}
 
 // ------------------------------------------------------------------------------------------------
 // mountinfo
@@ -230,85 +152,6 @@ function readSwaps(path: string): SwapEntry[] {
     else out.push({ name, file: fileIdOf(st) });
   }
   return out;
-}
-
-// ------------------------------------------------------------------------------------------------
-// loop devices
-
-interface LoopDevice {
-  /** /dev/loopN */
-  path: string;
-  majMin: string;
-  /** backing_file as sysfs shows it (may be stale, or end in " (deleted)"). */
-  backingText: string;
-  /** The backing file's identity, from losetup (the kernel) or else from stat of backingText. */
-  file?: FileId;
-  /** When the backing file is a block device: its "major:minor". */
-  backingRdev?: string;
-}
-
-/** losetup's view: /dev/loopN → backing file identity. Empty when losetup is missing or fails. */
-function queryLosetup(): Map<string, FileId> {
-  const ids = new Map<string, FileId>();
-  let result;
-  try {
-    result = spawnSync('losetup', ['--list', '--json', '--output', 'NAME,BACK-INO,BACK-MAJ:MIN'], {
-      encoding: 'utf8',
-      timeout: 5000,
-      maxBuffer: LOSETUP_OUTPUT_LIMIT,
-      env: { ...process.env, LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-  } catch {
-    return ids;
-  }
-  if (result.error || result.status !== 0 || !result.stdout) return ids;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(result.stdout);
-  } catch {
-    return ids;
-  }
-  const list = (parsed as { loopdevices?: unknown })?.loopdevices;
-  if (!Array.isArray(list)) return ids;
-  for (const item of list as Record<string, unknown>[]) {
-    const name = item?.['name'];
-    const ino = item?.['back-ino'];
-    const dev = normalizeMajMin(typeof item?.['back-maj:min'] === 'string' ? (item['back-maj:min'] as string) : undefined);
-    if (typeof name !== 'string' || dev === undefined) continue;
-    const inoText = typeof ino === 'number' || typeof ino === 'string' ? String(ino).trim() : '';
-    if (!/^\d+$/.test(inoText) || inoText === '0') continue;
-    ids.set(name, { dev, ino: BigInt(inoText) });
-  }
-  return ids;
-}
-
-/** Every bound loop device (one with a backing file). Empty on a machine without loop devices. */
-function listLoopDevices(sysfs: string, useLosetup: boolean): LoopDevice[] {
-  const names = listDir(`${sysfs}/block`)
-    .filter((n) => /^loop\d+$/.test(n))
-    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
-  const loops: LoopDevice[] = [];
-  for (const name of names) {
-    let backingText = readSmall(`${sysfs}/block/${name}/loop/backing_file`);
-    if (backingText === undefined) continue;
-    if (backingText.endsWith('\n')) backingText = backingText.slice(0, -1);
-    if (backingText === '') continue;
-    const majMin = normalizeMajMin(readSmall(`${sysfs}/block/${name}/dev`));
-    if (majMin === undefined) continue;
-    loops.push({ path: `/dev/${name}`, majMin, backingText });
-  }
-  if (loops.length === 0) return loops;
-  const fromLosetup = useLosetup ? queryLosetup() : new Map<string, FileId>();
-  for (const loop of loops) {
-    const known = fromLosetup.get(loop.path);
-    // The path sysfs shows is only trusted when it still names the file the loop device holds.
-    const st = loop.backingText.endsWith(DELETED) ? undefined : statBig(loop.backingText);
-    const byPath = st ? fileIdOf(st) : undefined;
-    loop.file = known ?? byPath;
-    if (st && st.isBlockDevice() && (known === undefined || sameFile(known, byPath))) loop.backingRdev = majMinOf(st.rdev);
-  }
-  return loops;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -415,12 +258,44 @@ class Finder {
     return this.uses.length - before;
   }
 
-  walkChild(child: Node, chain: string[], depth: number): void {
+  walkChild(child: Node, chain: string[], depth: number, attachedVia?: string): void {
     if (this.visited.has(child.majMin)) return;
     const found = this.walk(child.majMin, [...chain, child.label], depth);
     if (found === 0 && child.isLoop) {
       const via = `attached to loop device ${child.loopPath}, not mounted`;
-      this.add({ kind: 'attached', mountPoint: '', source: child.loopPath!, via: chain.length === 0 ? via : `${via} (${throughText(chain)})` });
+      this.add({
+        kind: 'attached', mountPoint: '', source: child.loopPath!,
+        via: attachedVia ?? (chain.length === 0 ? via : `${via} (${throughText(chain)})`),
+      });
+    }
+  }
+
+  /**
+   * The uses of what the loop device `majMin` (if it is one) is backed by, which it is the same
+   * storage as: for a file, every other loop device of that file (mounted, or attached) and the file
+   * as swap; for a block device, that device's uses (walk) and, if it is a loop device too, its
+   * backing's. Loop devices already walked (the target itself) are not reported again.
+   */
+  backing(majMin: string, chain: string[], depth: number): void {
+    const loop = this.loops.find((l) => l.majMin === majMin);
+    if (loop === undefined || depth >= MAX_DEPTH) return;
+    const name = show(loop.backingText.endsWith(DELETED) ? loop.backingText.slice(0, -DELETED.length) : loop.backingText);
+    const its = chain.length === 0 ? 'its ' : '';
+    if (loop.backingRdev !== undefined) {
+      const next = [...chain, `${its}backing device ${name}`];
+      this.walk(loop.backingRdev, next, depth + 1);
+      this.backing(loop.backingRdev, next, depth + 1);
+      return;
+    }
+    if (loop.file === undefined) return;
+    const label = `${its}backing file ${name}`;
+    const next = [...chain, label];
+    for (const other of this.loops) {
+      if (other === loop || !sameFile(other.file, loop.file)) continue;
+      this.walkChild(loopNode(other), next, depth + 1, `attached to loop device ${other.path} too (${label}), not mounted`);
+    }
+    for (const s of this.swaps) {
+      if (sameFile(s.file, loop.file)) this.add({ kind: 'swap', mountPoint: '[swap]', source: s.name, via: throughText(next) });
     }
   }
 }
@@ -430,8 +305,11 @@ class Finder {
  * whose major:minor matches a mount's), through a loop device backed by the file (matched by device
  * and inode, so another path or a hard link to the same file is found), through a partition of
  * that loop device or a device built on it, as swap space; and loop devices attached to it but not
- * mounted (kind 'attached'). Throws a DeviceError when `path` does not exist or the mount table
- * cannot be read; a machine without loop devices (or without losetup) is no error.
+ * mounted (kind 'attached'). A loop device is the storage behind it: its backing file's uses count
+ * (every other loop device of that file, mounted or attached, and the file as swap), or for a loop
+ * device backed by a block device, that device's; the loop device given is never reported as
+ * attached. Throws a DeviceError when `path` does not exist or the mount table cannot be read; a
+ * machine without loop devices (or without losetup) is no error.
  */
 export function findMountUses(path: string, options: FindMountUsesOptions = {}): MountUse[] {
   const sysfs = options.sysfs ?? '/sys';
@@ -449,8 +327,11 @@ export function findMountUses(path: string, options: FindMountUsesOptions = {}):
   const finder = new Finder(sysfs, mounts, swaps, loops);
   const target = fileIdOf(st);
 
-  if (st.isBlockDevice()) finder.walk(majMinOf(st.rdev), [], 0);
-  else {
+  if (st.isBlockDevice()) {
+    // A loop device is the same storage as its backing file (or device): their uses are its uses.
+    finder.walk(majMinOf(st.rdev), [], 0);
+    finder.backing(majMinOf(st.rdev), [], 0);
+  } else {
     for (const s of swaps) if (sameFile(s.file, target)) finder.add({ kind: 'swap', mountPoint: '[swap]', source: s.name, via: 'as swap space' });
   }
 
@@ -482,8 +363,9 @@ function safeRealpath(path: string): string | undefined {
  * Opens `path` for reading and writing. A block device is opened with O_EXCL, so the kernel
  * refuses it (EBUSY) while it is mounted or held by another exclusive user (a mount, swap,
  * device-mapper, RAID, another O_EXCL opener, or a mounted partition of it), in any mount namespace;
- * while the fd stays open, the device cannot be mounted either. A regular file gets a plain
- * O_RDWR fd. Throws a DeviceError with a one-line message naming the device.
+ * while the fd stays open, the device cannot be mounted either. Both also get the locks of lock.ts
+ * (flock, and for a regular file an OFD write lock), refused when another program holds them.
+ * Throws a DeviceError with a one-line message naming the device.
  */
 export function openExclusive(path: string): number {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -508,7 +390,15 @@ export function openExclusive(path: string): number {
       closeSync(fd);
       throw openError(path, e);
     }
-    if (opened.isBlockDevice() === block && (block || opened.isFile())) return fd;
+    if (opened.isBlockDevice() === block && (block || opened.isFile())) {
+      try {
+        lockForWriting(fd, path, block, { retryMs: block ? 3000 : 0 });
+      } catch (e) {
+        closeSync(fd);
+        throw e;
+      }
+      return fd;
+    }
     // The path was replaced between stat and open: look again.
     closeSync(fd);
   }

@@ -1,7 +1,7 @@
 /**
  * findMountUses / openExclusive / describeMountUses against real kernel objects (loop devices,
- * mounts, bind mounts; needs root), plus the mountinfo parser and the walk over partitions and
- * stacked devices on synthetic /proc and /sys trees. Everything set up is torn down in afterEach,
+ * mounts, bind mounts; needs root), plus the mountinfo parser and the walk over partitions,
+ * stacked devices and loop devices' backing files on synthetic /proc and /sys trees. Everything set up is torn down in afterEach,
  * and afterAll sweeps any mount or loop device still left under the test directory.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -425,5 +425,84 @@ describe.skipIf(!canUseLoops)('on real loop devices and mounts', () => {
     expect(findMountUses(file, { sysfs: path.join(dir, 'no-sys-at-all'), mountInfo: mountinfo, useLosetup: false })).toEqual([]);
     // An unreadable mount table is an error: the caller cannot know.
     expect(() => findMountUses(file, { mountInfo: path.join(dir, 'no-mountinfo') })).toThrow(/cannot check whether .* is mounted/);
+  });
+
+  it('a loop device is its backing file: the other loop devices of that file, and the block device it is on (synthetic sysfs)', () => {
+    const sys = mkdir('sys-loops');
+    const put = (p: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(sys, p)), { recursive: true });
+      fs.writeFileSync(path.join(sys, p), text);
+    };
+    // Nodes with loop major numbers whose minors no real loop device uses here; their sysfs is made up.
+    const node = (minor: number): string => {
+      const p = path.join(dir, `fake-loop${minor}`);
+      sh('mknod', p, 'b', '7', String(minor));
+      return p;
+    };
+    const file = image('shared.img');
+    const target = node(200);
+    for (const n of [200, 201, 202, 203]) {
+      put(`block/loop${n}/dev`, `7:${n}\n`);
+      put(`block/loop${n}/loop/backing_file`, `${file}\n`);
+    }
+    put('dev/block/7:202/loop202p1/partition', '1\n');
+    put('dev/block/7:202/loop202p1/dev', '259:7\n');
+    // Another image, not shared: its loop device is no use of the target.
+    const unrelated = image('unrelated.img');
+    put('block/loop210/dev', '7:210\n');
+    put('block/loop210/loop/backing_file', `${unrelated}\n`);
+    // Loop devices on a block device.
+    const disk = path.join(dir, 'fake-disk-2');
+    sh('mknod', disk, 'b', '240', '16');
+    const onDisk = node(204);
+    for (const n of [204, 205]) {
+      put(`block/loop${n}/dev`, `7:${n}\n`);
+      put(`block/loop${n}/loop/backing_file`, `${disk}\n`);
+    }
+    const mountinfo = path.join(dir, 'mountinfo-loops');
+    fs.writeFileSync(
+      mountinfo,
+      [
+        '1 0 8:0 / / rw - ext4 /dev/sda rw',
+        '2 1 7:201 / /media/other rw - ext2 /dev/loop201 ro',
+        '3 1 259:7 / /media/part rw - ext2 /dev/loop202p1 rw',
+        '4 1 7:210 / /media/unrelated rw - ext2 /dev/loop210 rw',
+        '5 1 240:16 / /media/disk rw - ext2 /dev/fake-disk-2 rw',
+        '',
+      ].join('\n'),
+    );
+    const opts = { sysfs: sys, mountInfo: mountinfo, swaps: path.join(dir, 'no-swaps'), useLosetup: false };
+
+    const uses = findMountUses(target, opts);
+    expect(uses).toEqual([
+      { kind: 'mounted', mountPoint: '/media/other', source: '/dev/loop201', via: `through loop device /dev/loop201 on its backing file ${file}` },
+      {
+        kind: 'mounted', mountPoint: '/media/part', source: '/dev/loop202p1',
+        via: `through partition /dev/loop202p1 on loop device /dev/loop202 on its backing file ${file}`,
+      },
+      { kind: 'attached', mountPoint: '', source: '/dev/loop203', via: `attached to loop device /dev/loop203 too (its backing file ${file}), not mounted` },
+    ]);
+    expect(describeMountUses(target, uses)).toBe(
+      `${target} is mounted on /media/other through loop device /dev/loop201 on its backing file ${file}; ` +
+        `mounted on /media/part through partition /dev/loop202p1 on loop device /dev/loop202 on its backing file ${file}; ` +
+        `attached to loop device /dev/loop203 too (its backing file ${file}), not mounted: unmount it and detach the loop devices first`,
+    );
+    // The file itself sees all four loop devices (the target's own as attached).
+    expect(findMountUses(file, opts).map((u) => [u.kind, u.source])).toEqual([
+      ['attached', '/dev/loop200'], ['mounted', '/dev/loop201'], ['mounted', '/dev/loop202p1'], ['attached', '/dev/loop203'],
+    ]);
+
+    // A loop device on a block device: that device's uses, and the other loop devices on it.
+    expect(findMountUses(onDisk, opts)).toEqual([
+      { kind: 'mounted', mountPoint: '/media/disk', source: '/dev/fake-disk-2', via: `through its backing device ${disk}` },
+      { kind: 'attached', mountPoint: '', source: '/dev/loop205', via: `attached to loop device /dev/loop205, not mounted (through its backing device ${disk})` },
+    ]);
+
+    // Alone on its file, a loop device has no uses (it is never 'attached' to itself).
+    const alone = image('alone.img');
+    const lonely = node(206);
+    put('block/loop206/dev', '7:206\n');
+    put('block/loop206/loop/backing_file', `${alone}\n`);
+    expect(findMountUses(lonely, opts)).toEqual([]);
   });
 });
