@@ -146,3 +146,29 @@ describe('a FAT12/16 root that takes new files after an in-place conversion', ()
     }
   }, 300_000);
 });
+
+describe('a directory FAT cannot hold (more than 65536 slots)', () => {
+  it('is the ordinary "Not feasible" verdict, naming it and its slots, and saying whether --to msdos would fit', async () => {
+    const big = join(work, 'bigdir');
+    mkdirSync(join(big, 'many'), { recursive: true });
+    // 22000 long names of 3 slots each: 66002 slots with the dot entries; one slot each as 8.3 names.
+    for (let i = 0; i < 22000; i++) writeFileSync(join(big, 'many', `a long file name number ${i}.txt`), '');
+    const verdict = /the directory \/many needs \d{5} slots, more than the 65536 a FAT directory can hold \(with --to msdos, 8\.3 names only, it would take 22002 and fit\)/;
+    const newImage = await fsconv(['check', '--from', 'dir', '--to', 'vfat+rights', big, '--output', join(work, 'big.img'), '--size', '200M', '-q']);
+    expect(newImage.status, newImage.stderr).toBe(1);
+    expect(newImage.stdout).toMatch(/^Not feasible\./);
+    expect(newImage.stdout).toMatch(verdict);
+    expect(existsSync(join(work, 'big.img'))).toBe(false);
+    const msdos = await fsconv(['check', '--from', 'dir', '--to', 'msdos', big, '--output', join(work, 'big.img'), '--size', '200M', '-q']);
+    expect(msdos.status, msdos.stderr).toBe(0);
+    // In place, the same verdict from check and from convert (which writes nothing).
+    const img = makeExt2Image({ src: big, out: join(work, 'bigdir.ext2'), blockSize: 4096, inodeSize: 128, sizeBytes: 200 * MiB, inodes: 23000 });
+    const inPlace = await fsconv(['check', '--from', 'ext2', '--to', 'vfat+rights', img, '-q']);
+    expect(inPlace.status, inPlace.stderr).toBe(1);
+    expect(inPlace.stdout).toMatch(verdict);
+    const convert = await fsconv(['--from', 'ext2', '--to', 'vfat+rights', img, '--yes', '-q']);
+    expect(convert.status).toBe(1);
+    expect(convert.stderr).toMatch(/not converted, nothing written: .*the directory \/many needs/);
+    rmSync(big, { recursive: true, force: true });
+  }, 180_000);
+});

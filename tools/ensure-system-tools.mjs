@@ -8,7 +8,7 @@ const needed = {
   mke2fs: 'e2fsprogs', e2fsck: 'e2fsprogs', debugfs: 'e2fsprogs', dumpe2fs: 'e2fsprogs',
   'fsck.fat': 'dosfstools', 'mkfs.fat': 'dosfstools',
   mcopy: 'mtools', mdir: 'mtools',
-  blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount', script: 'bsdutils', filefrag: 'e2fsprogs', bzip2: 'bzip2',
+  sfdisk: 'fdisk', blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount', script: 'bsdutils', filefrag: 'e2fsprogs', bzip2: 'bzip2',
   // The kernel judge of FAT volumes (../shared/tools/uml-vfat): User-mode Linux, and insmod for its vfat modules.
   'linux.uml': 'user-mode-linux', insmod: 'kmod',
   // GNU time, for tools/bench and the scale test's peak RSS (by its path: `command -v time` finds the shell's builtin).

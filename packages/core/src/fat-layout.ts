@@ -70,12 +70,9 @@ export function layoutDirectory(tree: SourceTree, dir: SourceNode, isRoot: boole
       skipped.push(node);
       continue;
     }
-    try {
-      children.push({ node, name: namer.add(node.name) });
-    } catch (e) {
-      // The namer refuses what FAT cannot hold at all (more than 65536 slots in one directory).
-      throw new ConversionError((e as Error).message);
-    }
+    // A directory may come out larger than FAT allows (65536 slots): the measure reports it, and
+    // planning makes it the verdict ("Not feasible", with the directory and its slot count).
+    children.push({ node, name: namer.add(node.name) });
   }
   let rights: DirectoryLayout['rights'] = null;
   if (rightsName !== null) {

@@ -23,6 +23,11 @@ export interface SpaceDemand {
   rootSlots: number;
   /** Largest single file in bytes (a file ≥ 4 GiB makes everything infeasible; name is for the message). */
   largestFile?: { bytes: number; path: string };
+  /**
+   * Directories that need more slots than a FAT directory holds (65536): nothing is feasible.
+   * `entries`: its names, for saying whether 8.3 names only (one slot each) would fit.
+   */
+  oversizeDirectories?: ReadonlyArray<{ path: string; slots: number; entries: number }>;
 }
 
 export interface GeometryOptions {
@@ -325,9 +330,15 @@ export function planGeometry(partitionBytes: number, demand: SpaceDemand, option
   const layoutOptions: GeometryOptions = { ...options, rootSlots: demand.rootSlots, rootEntries: options.rootEntries ?? DEFAULT_ROOT_ENTRIES };
 
   const big = demand.largestFile && demand.largestFile.bytes > FAT_MAX_FILE_BYTES ? demand.largestFile : undefined;
-  const bigReason = big
-    ? `the file ${big.path} is ${big.bytes} bytes (${formatBytes(big.bytes)}); a FAT file holds at most ${FAT_MAX_FILE_BYTES} bytes (4 GiB − 1)`
-    : undefined;
+  const reasonsForAll: string[] = [];
+  if (big) reasonsForAll.push(`the file ${big.path} is ${big.bytes} bytes (${formatBytes(big.bytes)}); a FAT file holds at most ${FAT_MAX_FILE_BYTES} bytes (4 GiB − 1)`);
+  for (const d of demand.oversizeDirectories ?? []) {
+    // 8.3 names take one slot each, with '.' and '..' (and no rights file): would --to msdos fit?
+    const msdos = d.entries + 2;
+    reasonsForAll.push(`the directory ${d.path} needs ${d.slots} slots, more than the ${MAX_DIR_SLOTS} a FAT directory can hold ` +
+      (msdos <= MAX_DIR_SLOTS ? `(with --to msdos, 8.3 names only, it would take ${msdos} and fit)` : `(its ${d.entries} names do not fit even as 8.3 names only, one slot each: split it)`));
+  }
+  const bigReason = reasonsForAll.length > 0 ? reasonsForAll.join('; ') : undefined;
 
   const neededCache = new Map<number, number>();
   const contentNeeded = (cs: number): number => {

@@ -45,8 +45,9 @@ export interface NamerOptions {
    */
   reservedSlots?: number;
   /**
-   * The most slots the directory may hold, reserved ones included. Default MAX_DIR_SLOTS (65536);
-   * pass the root entry count for a FAT12/16 root directory.
+   * The most slots the directory may hold, reserved ones included. Default MAX_DIR_SLOTS (65536).
+   * The namer plans names past it too (so that the caller can say how many slots the directory
+   * needs): `overLimit` says when it went past.
    */
   maxSlots?: number;
 }
@@ -526,6 +527,11 @@ export class DirectoryNamer {
     }
   }
 
+  /** Whether the directory needs more slots than `maxSlots` (FAT cannot hold it). */
+  get overLimit(): boolean {
+    return this.reservedSlots + this.used > this.maxSlots;
+  }
+
   /** Directory slots used so far by planned names (LFN slots + 8.3 entries), reserved slots not included. */
   get slotsUsed(): number {
     return this.used;
@@ -575,13 +581,6 @@ export class DirectoryNamer {
     const c = this.target === 'msdos' ? this.planMsdos(name, reasons) : this.planVfat(name, reasons);
 
     const need = 1 + (c.longName === null ? 0 : Math.ceil(c.longName.length / LFN_CHARS_PER_SLOT));
-    if (this.reservedSlots + this.used + need > this.maxSlots) {
-      throw new Error(
-        `directory ${this.dirPath}: too many entries, "${c.displayName}" needs ${need} slot(s) but ` +
-          `${this.reservedSlots + this.used} of the FAT limit of ${this.maxSlots} slots per directory are used` +
-          (this.reservedSlots ? ` (${this.reservedSlots} reserved)` : ''),
-      );
-    }
     this.used += need;
     this.taken.add(foldName(c.displayName));
     this.taken.add(foldName(shortNameToString(c.shortName, this.cp.name)));
