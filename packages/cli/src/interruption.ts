@@ -1,4 +1,4 @@
-import type { Device } from '@fsconv/device';
+import type { Storage } from '@fsconv/device';
 import { decodeSuperblock, Ext2Error, Ext2Volume, EXT2_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from '@fsconv/ext2fs-reader';
 import { CountingDevice, ext2Fingerprint, inspectInterruption, type Interruption, type SourceBesideJournal } from '@fsconv/core';
 
@@ -11,11 +11,11 @@ export class InterruptedConversion extends Error {
  * What the device holds of an interrupted in-place conversion, with the ext2 found beside the
  * marker (if its superblock is there at all) fingerprinted for the comparison. Reads only.
  */
-export function inspectDevice(device: Device): Interruption {
+export function inspectDevice(device: Storage): Interruption {
   return inspectInterruption(new CountingDevice(device, {}), () => ext2BesideJournal(device));
 }
 
-function ext2BesideJournal(device: Device): SourceBesideJournal {
+function ext2BesideJournal(device: Storage): SourceBesideJournal {
   const sb = new Uint8Array(SUPERBLOCK_SIZE);
   device.readInto(sb, SUPERBLOCK_OFFSET);
   if (decodeSuperblock(sb).magic !== EXT2_MAGIC) return { kind: 'absent' };
@@ -45,7 +45,7 @@ export function interruptionMessage(path: string, it: Interruption): string | nu
 }
 
 /** Refuses (InterruptedConversion) when the device holds any trace of an interrupted conversion. */
-export function refuseIfInterrupted(path: string, device: Device): void {
+export function refuseIfInterrupted(path: string, device: Storage): void {
   const message = interruptionMessage(path, inspectDevice(device));
   if (message !== null) throw new InterruptedConversion(message);
 }
@@ -57,7 +57,7 @@ const BACKUP_SUPERBLOCKS = [1024, 2048, 4096, 65536].map((bs) => ({ blockSize: b
  * What is left of the ext2 when the journal is damaged: a backup superblock in group 1 that
  * e2fsck can rebuild from (`e2fsck -b BLOCK -B SIZE`), and how much to expect of it.
  */
-export function ext2RecoveryAdvice(path: string, device: Device, commitStarted: boolean): string {
+export function ext2RecoveryAdvice(path: string, device: Storage, commitStarted: boolean): string {
   for (const { blockSize, block } of BACKUP_SUPERBLOCKS) {
     const at = block * blockSize;
     if (at + SUPERBLOCK_SIZE > device.size) continue;

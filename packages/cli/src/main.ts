@@ -10,6 +10,7 @@ import { JournalError } from '@fsconv/core';
 import { ConversionError } from '@fsconv/core';
 import { FatError } from '@fsconv/fat';
 import { InterruptedConversion } from './interruption.js';
+import { TargetRefusal } from './target.js';
 import { LineOutput, OutputClosed } from './output.js';
 
 /** Exit codes: 0 done, 1 refused or failed (one line saying why), 2 usage. */
@@ -38,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       'Show what is on DEVICE: filesystem, sizes, counts, free space (reads only)',
       (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'block device or image file' }),
       (a) => {
-        result = infoCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean }, stdoutLine);
+        result = infoCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, partition: partitionOf(a.partition) }, stdoutLine);
       },
     )
     .command(
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'block device or image file' })
         .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times without a rights file: local, UTC or ±HH:MM' }),
       (a) => {
-        result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, tz: a.tz as string }, stdoutLine);
+        result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, tz: a.tz as string, partition: partitionOf(a.partition) }, stdoutLine);
       },
     )
     .command(
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'the device being converted' })
         .option('discard', { type: 'boolean', default: false, describe: 'drop a stale or damaged journal that lies beside a readable ext2 (never a sound one)' }),
       (a) => {
-        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, discard: a.discard as boolean }, stdoutLine);
+        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, discard: a.discard as boolean, partition: partitionOf(a.partition) }, stdoutLine);
       },
     )
     .command(
@@ -76,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+    .option('partition', { type: 'number', describe: 'on a whole-disk image or disk: the partition to use (default: the only one holding what the command needs)' })
     .option('quiet', { type: 'boolean', default: false, alias: 'q', describe: 'no progress bars' })
     .demandCommand(1, 'Say what to do: convert, check, info or ls.')
     .strict()
@@ -102,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
       return EXIT_USAGE;
     }
-    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError || e instanceof InterruptedConversion) {
+    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError || e instanceof InterruptedConversion || e instanceof TargetRefusal) {
       process.stderr.write(`fsconv: ${e.message}\n`);
       return EXIT_FAILED;
     }
@@ -124,6 +126,7 @@ function convertOptions(y: any) {
     .option('size', { type: 'string', describe: 'size of the FAT filesystem (bytes or K/M/G/T; default: the source size)' })
     .option('fat-bits', { choices: [12, 16, 32], type: 'number', describe: 'force the FAT type' })
     .option('cluster-size', { type: 'number', describe: 'force the cluster size in bytes (512..32768, 65536 allowed when forced)' })
+    .option('keep-partition-type', { type: 'boolean', default: false, describe: 'in place in a partition: leave its type in the partition table (by default it becomes a FAT type)' })
     .option('root-entries', { type: 'number', describe: 'FAT12/16: entries of the fixed root directory (16..65520, rounded up to whole sectors; default 512, as mkfs.fat)' })
     .option('label', { type: 'string', describe: 'volume label (default: the ext2 volume name)' })
     .option('volume-id', { type: 'string', describe: 'volume serial number, 8 hex digits (default: from the ext2 UUID)' })
@@ -139,7 +142,7 @@ function convertOptions(y: any) {
 function convertArgs(a: any, dryRun: boolean): ConvertArgs {
   return {
     from: a.from, to: a.to, source: a.source, output: a.output, size: a.size, fatBits: a.fatBits, clusterSize: a.clusterSize,
-    rootEntries: rootEntriesOf(a.rootEntries), label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
+    partition: partitionOf(a.partition), keepPartitionType: a.keepPartitionType as boolean, rootEntries: rootEntriesOf(a.rootEntries), label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
     partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun, yes: a.yes, force: a.force,
   };
 }
@@ -148,5 +151,12 @@ function convertArgs(a: any, dryRun: boolean): ConvertArgs {
 function rootEntriesOf(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 16 || v > 65520) throw new UsageError(`--root-entries must be a whole number from 16 to 65520, not '${String(v)}'`);
+  return v;
+}
+
+/** --partition: a partition number as Linux counts them (1..4 primary, 5.. logical; GPT entries). */
+function partitionOf(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 4096) throw new UsageError(`--partition must be a partition number (1, 2, …), not '${String(v)}'`);
   return v;
 }

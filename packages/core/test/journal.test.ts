@@ -49,7 +49,7 @@ function journalContent(): Omit<JournalContent, 'version'> {
   });
   const root = new Uint8Array(G.rootDirSectors * 512);
   root.fill(0x41, 0, 11); // one entry's name: the bytes come back exactly
-  return { geometry: G, bootSector: boot, fsInfo: new Uint8Array(0), rootDirectory: root, fingerprint: FINGERPRINT,
+  return { geometry: G, bootSector: boot, fsInfo: new Uint8Array(0), rootDirectory: root, fingerprint: FINGERPRINT, sliceOffset: 0, outsideWrites: [],
     runs: [{ start: 2, length: 10, next: 0 }, { start: 12, length: 1, next: 14 }, { start: 14, length: 2, next: 0 }, { start: 100, length: 3, next: 0, bad: true }] };
 }
 
@@ -75,8 +75,11 @@ const reseal = (j: Uint8Array): Uint8Array => { const out = j.slice(); new DataV
 
 describe('journal codec', () => {
   it('round-trips every field', () => {
-    const c = journalContent();
+    // In a partition at 1 MiB of its disk, with a table write before it (the MBR sector).
+    const c = { ...journalContent(), sliceOffset: 1 << 20, outsideWrites: [{ offset: 0, bytes: new Uint8Array(512).fill(7) }] };
     const d = decodeJournal(encodeJournal(c), FS_BYTES);
+    expect(d.sliceOffset).toBe(1 << 20);
+    expect(d.outsideWrites).toEqual(c.outsideWrites);
     expect(d.version).toBe(2);
     expect(d.geometry).toEqual(G);
     expect(d.bootSector).toEqual(c.bootSector);
@@ -97,6 +100,14 @@ describe('journal codec', () => {
     expectJournalError(() => decodeJournal(reseal(longer), FS_BYTES), /trailing/);
     const foreign = j.slice(); foreign[0] = 0x58;
     expectJournalError(() => decodeJournal(reseal(foreign), FS_BYTES), /not an fsconv journal/);
+  });
+
+  it('refuses an outside write that would land inside the filesystem, and a commit that needs the whole disk without it', () => {
+    const inside = { ...journalContent(), sliceOffset: 1 << 20, outsideWrites: [{ offset: (1 << 20) + 4096, bytes: new Uint8Array(512) }] };
+    expectJournalError(() => decodeJournal(encodeJournal(inside), FS_BYTES), /outside the filesystem .* is impossible/);
+    const { dev, marker } = stagedDevice();
+    const j = decodeJournal(encodeJournal({ ...journalContent(), sliceOffset: 1 << 20, outsideWrites: [{ offset: 0, bytes: new Uint8Array(512) }] }), FS_BYTES);
+    expectJournalError(() => commitFromJournal(dev, j, marker), /resume it on the whole disk/);
   });
 
   it('refuses a geometry that does not fit the filesystem or itself, and impossible runs', () => {
@@ -179,14 +190,14 @@ describe('inspectInterruption', () => {
   it('reads the first fsconv\'s journal (format 1, marker at 512): replayed over a gone ext2, stale beside one', () => {
     const { dev } = stagedDevice();
     const v2 = encodeJournal(journalContent());
-    // Format 1 is format 2 without the fingerprint field.
+    // Format 1 is format 2 without the fingerprint and the partition fields (slice offset u64, no writes u32).
     const view = new DataView(v2.buffer);
     let o = 52;
     for (let i = 0; i < 3; i++) o += 4 + view.getUint32(o, true);
-    const fpLen = view.getUint32(o, true);
-    const body = new Uint8Array(v2.length - 4 - (4 + fpLen));
+    const dropped = 4 + view.getUint32(o, true) + 12;
+    const body = new Uint8Array(v2.length - 4 - dropped);
     body.set(v2.subarray(0, o));
-    body.set(v2.subarray(o + 4 + fpLen, v2.length - 4), o);
+    body.set(v2.subarray(o + dropped, v2.length - 4), o);
     new DataView(body.buffer).setUint32(16, 1, true);
     const v1 = new Uint8Array(body.length + 4); v1.set(body); new DataView(v1.buffer).setUint32(body.length, crc32(body), true);
     dev.bytes.set(v1, JOURNAL_AT);

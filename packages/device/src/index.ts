@@ -2,3 +2,4 @@ export * from './device.js';
 export * from './identity.js';
 export * from './lock.js';
 export * from './mounts.js';
+export * from './slice.js';

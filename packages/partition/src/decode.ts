@@ -1,5 +1,5 @@
 import { readExact, type PartitionSource } from './byte-source.js';
-import { decodeGpt, hasGptSignature } from './gpt.js';
+import { decodeGpt, hasGptSignature, type DecodeOptions } from './gpt.js';
 import { classifySector0, decodeMbr, MBR_SECTOR_SIZE } from './mbr.js';
 import type { PartitionTable } from './model.js';
 
@@ -9,12 +9,12 @@ import type { PartitionTable } from './model.js';
  * there, or nothing does: see classifySector0 for the rules). A table that is there but broken is
  * refused with a PartitionTableError, never returned half-read.
  */
-export function decodePartitionTable(source: PartitionSource): PartitionTable | null {
+export function decodePartitionTable(source: PartitionSource, options: DecodeOptions = {}): PartitionTable | null {
   if (source.size < MBR_SECTOR_SIZE) return null;
   const sector0 = readExact(source, 0, MBR_SECTOR_SIZE, 'sector 0');
   const c = classifySector0(sector0);
   if (c.kind === 'none') return null;
-  if (c.kind === 'protective') return decodeGpt(source, c.entries);
+  if (c.kind === 'protective') return decodeGpt(source, c.entries, options);
   const table = decodeMbr(source, sector0, c.entries);
   if (source.size >= 2 * MBR_SECTOR_SIZE && hasGptSignature(readExact(source, MBR_SECTOR_SIZE, 8, 'LBA 1'))) {
     table.warnings.push('MBR: LBA 1 holds a GPT header, ignored: the MBR has no protective (0xee) entry');

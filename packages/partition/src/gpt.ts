@@ -205,12 +205,22 @@ export function readGptCopies(source: PartitionSource): GptCopies {
  * must agree, else the table is refused. With one damaged, the other is used and a warning says
  * so (as sfdisk and gdisk do). With both damaged, the table is refused.
  */
-export function decodeGpt(source: PartitionSource, mbrEntries: MbrEntry[]): PartitionTable {
-  return decodeGptWithCopies(source, mbrEntries).table;
+export function decodeGpt(source: PartitionSource, mbrEntries: MbrEntry[], options: DecodeOptions = {}): PartitionTable {
+  return decodeGptWithCopies(source, mbrEntries, options).table;
+}
+
+export interface DecodeOptions {
+  /**
+   * Two sound GPT copies that say different things: refused (the default), or decoded from the
+   * primary with a warning, as the Linux kernel reads it. `fsconv resume` asks for the latter: a
+   * conversion interrupted between rewriting the primary and the backup copy leaves exactly that,
+   * and its journal rewrites both.
+   */
+  whenCopiesDisagree?: 'refuse' | 'primary';
 }
 
 /** decodeGpt, also returning both copies as read (setPartitionType rewrites them). */
-export function decodeGptWithCopies(source: PartitionSource, mbrEntries: MbrEntry[]): { table: PartitionTable; copies: GptCopies } {
+export function decodeGptWithCopies(source: PartitionSource, mbrEntries: MbrEntry[], options: DecodeOptions = {}): { table: PartitionTable; copies: GptCopies } {
   const copies = readGptCopies(source);
   const { sectorSize, primary, backup } = copies;
   const warnings: string[] = [];
@@ -219,7 +229,9 @@ export function decodeGptWithCopies(source: PartitionSource, mbrEntries: MbrEntr
   let damaged: Which | undefined;
   if (primary.problem === undefined && backup.problem === undefined) {
     const diff = disagreements(primary, backup);
-    if (diff.length > 0) {
+    if (diff.length > 0 && options.whenCopiesDisagree === 'primary') {
+      warnings.push(`GPT: the primary (LBA 1) and backup (LBA ${backup.lba}) tables disagree (${diff.join('; ')}); decoded from the primary`);
+    } else if (diff.length > 0) {
       throw new PartitionTableError(
         'gpt-mismatch',
         `GPT: the primary (LBA 1) and backup (LBA ${backup.lba}) tables disagree: ${diff.join('; ')}`,

@@ -10,7 +10,7 @@ export {
 } from './mbr.js';
 export {
   decodeGpt, parseGptHeader, gptHeaderCrc, readGptCopies, MAX_ENTRY_ARRAY_BYTES, GPT_SECTOR_SIZES,
-  type GptHeader, type GptCopy, type GptCopies,
+  type GptHeader, type GptCopy, type GptCopies, type DecodeOptions,
 } from './gpt.js';
 export { decodePartitionTable, noPartitionTableReason } from './decode.js';
 export { setPartitionType, type PartitionTypeChange } from './set-type.js';

@@ -26,6 +26,10 @@ export interface ConvertArgs {
   size?: string;
   fatBits?: 12 | 16 | 32;
   clusterSize?: number;
+  /** The partition of a whole-disk image or disk to work on (default: the one that holds ext2). */
+  partition?: number | undefined;
+  /** In place in a partition: leave its type in the partition table as it is. */
+  keepPartitionType: boolean;
   /** FAT12/16 fixed root entries (default 512). */
   rootEntries?: number | undefined;
   label?: string;

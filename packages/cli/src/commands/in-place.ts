@@ -1,12 +1,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { Device, describeMountUses, findMountUses } from '@fsconv/device';
+import { Device, describeMountUses, findMountUses, StorageSlice, type Storage } from '@fsconv/device';
 import { Ext2Error, Ext2Volume, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
 import { FatError, FatVolume } from '@fsconv/fat';
 import {
   CountingDevice, Ext2Source, commitFromJournal, convertInPlace, discardJournal, planInPlace,
   type InPlaceOptions, type InPlacePlan,
 } from '@fsconv/core';
+import { fatPartitionType, setPartitionType, type SectorWrite } from '@fsconv/partition';
 import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../interruption.js';
+import { resolveTarget, type Target } from '../target.js';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { ConvertRefusal, type ConvertArgs } from './convert.js';
@@ -55,24 +57,28 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
   const started = Date.now();
   const device = Device.open(args.source, { write: !args.dryRun, exclusive: !args.dryRun });
   try {
-    const dev = new CountingDevice(device);
+    // Every write goes through one counter (the fault hook), inside the partition or outside it.
+    const counting = new CountingDevice(device);
+    const target = resolveTarget(args.source, device, counting, 'ext2', args.partition, (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); });
+    const dev = target.storage;
+    const name = target.name;
     // Any trace of an interrupted conversion comes first: it is `fsconv resume`'s to deal with.
-    const interrupted = interruptionMessage(args.source, inspectDevice(device));
+    const interrupted = interruptionMessage(name, inspectDevice(dev));
     if (interrupted !== null) throw new ConvertRefusal(interrupted);
     let volume: Ext2Volume;
     try {
-      volume = Ext2Volume.open(device);
+      volume = Ext2Volume.open(dev);
     } catch (e) {
-      if (e instanceof Ext2Error && e.code === 'not-ext2' && isFat(device)) {
-        if (args.dryRun) throw new ConvertRefusal(`${args.source} already holds FAT, not ext2`);
-        out(args.json ? JSON.stringify({ alreadyFat: true, deviceWrites: 0 }) : `${args.source} already holds FAT: nothing to do.`);
+      if (e instanceof Ext2Error && e.code === 'not-ext2' && isFat(dev)) {
+        if (args.dryRun) throw new ConvertRefusal(`${name} already holds FAT, not ext2`);
+        out(args.json ? JSON.stringify({ alreadyFat: true, deviceWrites: 0 }) : `${name} already holds FAT: nothing to do.`);
         return 0;
       }
       throw e;
     }
     const sb = volume.sb;
     if ((sb.state & STATE_VALID) === 0 || (sb.state & STATE_ERRORS) !== 0) {
-      throw new ConvertRefusal(`${args.source}: the ext2 was ${(sb.state & STATE_ERRORS) !== 0 ? 'marked as having errors' : 'not cleanly unmounted'}: run 'e2fsck -f ${args.source}' first`);
+      throw new ConvertRefusal(`${name}: the ext2 was ${(sb.state & STATE_ERRORS) !== 0 ? 'marked as having errors' : 'not cleanly unmounted'}: run 'e2fsck -f' on it first`);
     }
     const src = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
     const opts: InPlaceOptions = {
@@ -83,27 +89,33 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
       ...(args.rootEntries !== undefined && { rootEntries: args.rootEntries }),
       ...(args.label !== undefined && { label: args.label }),
       ...(args.volumeId !== undefined && { volumeId: Number.parseInt(args.volumeId.replace(/-/g, ''), 16) >>> 0 }),
+      // In a partition: hidden sectors = its start, and journal room for the table writes (at most
+      // four sectors: a GPT's two headers and the two entry-array sectors holding the entry).
+      ...(target.partition !== null && {
+        container: { sliceOffset: target.partition.startByte, hiddenSectors: target.partition.startLba, outsideWritesReserve: 4 * (12 + target.table!.sectorSize) },
+      }),
     };
     const plan = planInPlace(src, opts);
+    const typeChange = plan.geometry !== null ? partitionTypeChange(target, plan.geometry.fatBits, args.keepPartitionType) : null;
     bar.done();
     if (args.dryRun || !plan.feasible) {
-      report(out, args, { plan });
+      report(out, args, { plan, typeChange });
       // Every exit 1 says why in one line on stderr; the report above gives the details.
       if (!args.dryRun) throw new ConvertRefusal(`not converted, nothing written: ${plan.summary}`);
       return plan.feasible ? 0 : 1;
     }
     if (!args.yes) {
       const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
-      if (!interactive) throw new ConvertRefusal(`refusing to convert ${args.source} in place without confirmation: add --yes`);
+      if (!interactive) throw new ConvertRefusal(`refusing to convert ${name} in place without confirmation: add --yes`);
       process.stderr.write(`${plan.summary}\n`);
-      if (!confirm(`Convert the ext2 on ${args.source} to ${args.to} in place? Have a backup of anything you cannot lose.`)) {
+      if (!confirm(`Convert the ext2 on ${name} to ${args.to} in place? Have a backup of anything you cannot lose.`)) {
         throw new ConvertRefusal('not confirmed: nothing was written');
       }
     }
-    const result = convertInPlace(dev, src, plan, opts);
+    const result = convertInPlace(dev, src, plan, opts, typeChange ? { device: counting, writes: typeChange.writes } : undefined);
     bar.done();
-    const entries = verifyFat(device);
-    report(out, args, { plan, deviceWrites: result.deviceWrites, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000 });
+    const entries = verifyFat(dev);
+    report(out, args, { plan, typeChange, deviceWrites: counting.writes, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000 });
     return 0;
   } finally {
     device.close();
@@ -116,6 +128,7 @@ export interface ResumeArgs {
   quiet: boolean;
   /** Drop a stale or damaged journal that lies beside a readable ext2. */
   discard: boolean;
+  partition?: number | undefined;
 }
 
 /**
@@ -129,18 +142,22 @@ export function resumeCommand(args: ResumeArgs, out: (s: string) => void): numbe
   const started = Date.now();
   const device = Device.open(args.device, { write: true, exclusive: true });
   try {
-    const dev = new CountingDevice(device);
-    const it = inspectDevice(device);
+    const counting = new CountingDevice(device);
+    // The table may be caught between its two GPT copies: the journal rewrites both, so read the primary.
+    const target = resolveTarget(args.device, device, counting, 'interrupted', args.partition,
+      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, { whenCopiesDisagree: 'primary' });
+    const dev = target.storage;
+    const it = inspectDevice(dev);
     const emit = (r: Record<string, unknown>, line: string): void => out(args.json ? JSON.stringify(r, null, 2) : line);
     switch (it.state) {
       case 'none':
-        throw new ConvertRefusal(`${args.device} holds no interrupted conversion${isFat(device) ? ' (it is FAT already)' : ''}: nothing to resume`);
+        throw new ConvertRefusal(`${target.name} holds no interrupted conversion${isFat(dev) ? ' (it is FAT already)' : ''}: nothing to resume`);
       case 'stale':
       case 'damaged': {
         const canDiscard = it.state === 'stale' || it.sourceReadable;
         if (args.discard && canDiscard) {
           discardJournal(dev, it.markerOffsets);
-          emit({ resumed: false, discarded: true, deviceWrites: dev.writes },
+          emit({ resumed: false, discarded: true, deviceWrites: counting.writes },
             `Dropped the journal of the interrupted conversion of ${args.device}; the ext2 on it is as it is now: check it with 'e2fsck -f ${args.device}', then convert it again if you want to.`);
           return 0;
         }
@@ -158,12 +175,17 @@ export function resumeCommand(args: ResumeArgs, out: (s: string) => void): numbe
         break;
     }
     if (args.discard) throw new ConvertRefusal(`${args.device}: the journal of its interrupted conversion is sound and the ext2 is gone: it is not discarded; run 'fsconv resume ${args.device}' to finish`);
+    const at = target.partition?.startByte ?? 0;
+    if (it.journal.sliceOffset !== at) {
+      throw new ConvertRefusal(`${target.name}: its journal was written for a filesystem at byte ${it.journal.sliceOffset} of its disk, and this one is at byte ${at}: ` +
+        `run resume on the whole disk${it.journal.sliceOffset > 0 ? ' (with --partition N)' : ''}; nothing written`);
+    }
     const bar = new ProgressBar(args.quiet || args.json);
-    if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${args.device} from its journal.\n`);
-    commitFromJournal(dev, it.journal, it.marker, (p, d, t) => bar.update(p, d, t));
+    if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${target.name} from its journal.\n`);
+    commitFromJournal(dev, it.journal, it.marker, (p, d, t) => bar.update(p, d, t), counting);
     bar.done();
-    const entries = verifyFat(device);
-    emit({ resumed: true, deviceWrites: dev.writes, entries, seconds: (Date.now() - started) / 1000 },
+    const entries = verifyFat(dev);
+    emit({ resumed: true, deviceWrites: counting.writes, entries, seconds: (Date.now() - started) / 1000 },
       `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
     return 0;
   } finally {
@@ -171,7 +193,17 @@ export function resumeCommand(args: ResumeArgs, out: (s: string) => void): numbe
   }
 }
 
-function isFat(device: Device): boolean {
+/** The partition's new type and the table writes that give it (null: no partition, or kept as asked). */
+interface TypeChange { partition: number; from: string; to: string; writes: SectorWrite[] }
+function partitionTypeChange(target: Target, fatBits: 12 | 16 | 32, keep: boolean): TypeChange | null {
+  const p = target.partition;
+  if (p === null || target.table === null || keep) return null;
+  const to = fatPartitionType(target.table.scheme, { fatBits, startLba: p.startLba, sectors: p.sectors });
+  const show = (t: { mbr?: number | undefined; gpt?: string | undefined }): string => t.gpt ?? `0x${t.mbr!.toString(16).padStart(2, '0')}`;
+  return { partition: p.number, from: show(p.type), to: show(to), writes: setPartitionType(target.device, target.table, p.number, to) };
+}
+
+function isFat(device: Storage): boolean {
   try {
     FatVolume.open(device);
     return true;
@@ -182,14 +214,14 @@ function isFat(device: Device): boolean {
 }
 
 /** Reads the new FAT back (every directory, every chain of a directory) and counts its entries. */
-function verifyFat(device: Device): number {
+function verifyFat(device: Storage): number {
   let n = 0;
   FatVolume.open(device).walk(() => n++);
   return n;
 }
 
 function report(out: (s: string) => void, args: ConvertArgs, r: {
-  plan?: InPlacePlan; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
+  plan?: InPlacePlan; typeChange?: TypeChange | null; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
 }): void {
   const p = r.plan;
   const g = p?.geometry ?? null;
@@ -231,6 +263,7 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
     renames: p?.measure.notes.renames ?? [],
     duplicates: p?.measure.notes.duplicates ?? [],
     losses: p?.measure.notes.losses ?? [],
+    partitionType: r.typeChange ? { partition: r.typeChange.partition, from: r.typeChange.from, to: r.typeChange.to, changed: r.typeChange.writes.length > 0 } : null,
     deviceWrites: r.deviceWrites ?? 0,
     bytesWritten: r.bytesWritten ?? 0,
     entries: r.entries ?? null,
@@ -255,6 +288,11 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
         `  staging room ${formatBytes(s.stagingRoomBytes)}, to spare ${formatBytes(s.spareBytes)}`,
         `Afterwards: ${s.freeClustersAfter} free clusters of ${formatBytes(cs)} (${formatBytes(s.freeBytesAfter)}); ` +
           (s.rootEntries === null ? 'the root directory grows as needed (FAT32).' : `root directory of ${s.rootEntries} entries, ${s.rootEntriesFree} free for new files.`));
+    }
+    if (r.typeChange) {
+      const t = r.typeChange;
+      lines.push(t.writes.length === 0 ? `Partition ${t.partition} already has the type ${t.to}.`
+        : `Partition ${t.partition}: type ${t.from} ${args.dryRun ? 'will become' : 'became'} ${t.to} (what FAT volumes have; --keep-partition-type keeps it).`);
     }
     lines.push(...formatNotes(json));
   }

@@ -2,20 +2,31 @@ import { CREATOR_OS, COMPAT, superblockFeatures, STATE_ERRORS, STATE_VALID } fro
 import { listFatVolume } from '@fsconv/core';
 import type { FatVolume } from '@fsconv/fat';
 import { cString, formatBytes, formatUuid } from '../format.js';
-import { openVolume } from '../open-volume.js';
+import { openVolume, type Placement } from '../open-volume.js';
 
 export interface InfoArgs {
   device: string;
   json: boolean;
   quiet: boolean;
+  partition?: number | undefined;
+}
+
+/** The partition table lines of `info` on a whole disk (number, start, size, type, what each holds). */
+function tableLines(where: Placement): string[] {
+  if (where.table === null) return [];
+  return [
+    `Partitions:   ${where.table.scheme.toUpperCase()} table of ${where.table.partitions.length}` +
+      (where.partition ? `; the volume below is partition ${where.partition.number}` : ''),
+    ...where.table.partitions.map((l) => `  ${String(l.number).padStart(3)}  at ${formatBytes(l.startByte).padStart(10)}  ${formatBytes(l.bytes).padStart(10)}  type ${l.type}  ${l.holds}`),
+  ];
 }
 
 /** `fsconv info DEVICE`: what is on the device, its sizes and counts (after a full check). */
 export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
-  const opened = openVolume(args.device, args.quiet || args.json);
+  const opened = openVolume(args.device, args.quiet || args.json, args.partition);
   if (opened.kind === 'fat') {
     try {
-      return fatInfo(args, opened.device.size, opened.volume, out);
+      return fatInfo(args, opened, opened.volume, out);
     } finally {
       opened.device.close();
     }
@@ -27,6 +38,8 @@ export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
     const info = {
       device: args.device,
       deviceBytes: device.size,
+      partitionTable: opened.table,
+      partition: opened.partition,
       type: (sb.compat & COMPAT.has_journal) !== 0 ? 'ext3' : 'ext2',
       revision: sb.revLevel,
       creatorOs: CREATOR_OS[sb.creatorOs] ?? `unknown (${sb.creatorOs})`,
@@ -67,6 +80,7 @@ export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
     const c = info.counts;
     const lines = [
       `Device:       ${info.device} (${formatBytes(info.deviceBytes)})`,
+      ...tableLines(opened),
       `Filesystem:   ${info.type}, revision ${info.revision}, created by ${info.creatorOs}`,
       `Label:        ${info.label === '' ? '(none)' : info.label}`,
       `UUID:         ${info.uuid}`,
@@ -91,7 +105,7 @@ export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
 }
 
 /** `info` on a FAT volume: its geometry and space, and what the rights files describe. */
-function fatInfo(args: InfoArgs, deviceBytes: number, vol: FatVolume, out: (s: string) => void): number {
+function fatInfo(args: InfoArgs, where: Placement, vol: FatVolume, out: (s: string) => void): number {
   const counts: Record<string, number> = { file: 0, dir: 0, symlink: 0, fifo: 0, char: 0, block: 0, socket: 0 };
   let bytes = 0;
   const listing = listFatVolume(vol, (e) => {
@@ -102,7 +116,9 @@ function fatInfo(args: InfoArgs, deviceBytes: number, vol: FatVolume, out: (s: s
   const b = vol.boot;
   const info = {
     device: args.device,
-    deviceBytes,
+    deviceBytes: where.device.size,
+    partitionTable: where.table,
+    partition: where.partition,
     type: `FAT${vol.fatBits}`,
     label: vol.label,
     volumeId: (b.volumeId >>> 0).toString(16).toUpperCase().padStart(8, '0').replace(/^(....)/, '$1-'),
@@ -124,6 +140,7 @@ function fatInfo(args: InfoArgs, deviceBytes: number, vol: FatVolume, out: (s: s
   }
   out([
     `Device:       ${info.device} (${formatBytes(info.deviceBytes)})`,
+    ...tableLines(where),
     `Filesystem:   ${info.type}${info.rightsFiles > 0 ? ' with rights files (vfat+rights)' : ''}`,
     `Label:        ${info.label ?? '(none)'}`,
     `Volume ID:    ${info.volumeId}`,

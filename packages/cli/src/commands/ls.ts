@@ -8,11 +8,12 @@ export interface LsArgs {
   json: boolean;
   quiet: boolean;
   tz: string;
+  partition?: number | undefined;
 }
 
 /** `fsconv ls DEVICE`: every entry but the root, streamed (JSON Lines with --json). */
 export function lsCommand(args: LsArgs, out: (s: string) => void): number {
-  const opened = openVolume(args.device, args.quiet || args.json);
+  const opened = openVolume(args.device, args.quiet || args.json, args.partition);
   const emit = (u: UnixEntry): void => {
     if (args.json) {
       out(JSON.stringify(u));

@@ -1,14 +1,7 @@
-import type { Device } from '@fsconv/device';
+import type { Storage } from '@fsconv/device';
 
 /** What the in-place engine writes through: positional reads and writes, and flushes. */
-export interface WriteTarget {
-  readonly size: number;
-  readInto(target: Uint8Array, position: number): void;
-  writeAt(data: Uint8Array, position: number): void;
-  flush(): void;
-  /** Device writes so far. */
-  readonly writes: number;
-}
+export type WriteTarget = Storage;
 
 /**
  * The device as the in-place engine sees it, with the fault hook the crash tests use:
@@ -18,12 +11,13 @@ export interface WriteTarget {
  * keeps them: the kernel has them.)
  */
 export class CountingDevice implements WriteTarget {
+  /** Device writes so far. */
   writes = 0;
   private readonly crashAfter: number;
   private readonly powerLoss: boolean;
   private pending: Array<{ data: Uint8Array; position: number }> = [];
 
-  constructor(private readonly device: Device, env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly device: Storage, env: NodeJS.ProcessEnv = process.env) {
     const n = env['FSCONV_CRASH_AFTER_WRITES'];
     this.crashAfter = n !== undefined && /^\d+$/.test(n) ? Number(n) : 0;
     const mode = env['FSCONV_CRASH_MODE'] ?? 'kill';

@@ -1,5 +1,5 @@
 import {
-  encodeBootSector, encodeFsInfo, planGeometry, standardBootFields, streamFat, type Candidate, type Geometry, type GeometryOptions,
+  encodeBootSector, encodeFsInfo, mkfsFatChoice, planGeometry, standardBootFields, streamFat, type Candidate, type Geometry, type GeometryOptions,
 } from '@fsconv/fat';
 import { fatLabel, measureForFat, type FatMeasure } from '../build-fat-image.js';
 import type { FatTarget, NamingOptions } from '../fat-layout.js';
@@ -8,7 +8,7 @@ import type { WriteTarget } from './crash-device.js';
 import {
   COMMIT_MARKER_OFFSET, FINAL_MARKER_OFFSET, LEGACY_JOURNAL_VERSION, LEGACY_MARKER_OFFSET, MARKER_SIZE,
   crc32, decodeJournal, decodeJournalHead, decodeMarker, encodeJournal, encodeMarker, fingerprintBytes, hasMarkerMagic,
-  journalBytesFor, JournalError, type JournalContent, type JournalMarker, type SourceFingerprint,
+  journalBytesFor, JournalError, type JournalContent, type JournalMarker, type OutsideWrite, type SourceFingerprint,
 } from './journal.js';
 import { layOutInPlace, type InPlaceAccounting, type InPlaceLayoutInput, type StageSink } from './layout.js';
 
@@ -20,6 +20,12 @@ export interface InPlaceOptions extends GeometryOptions {
   sourceCharset?: string;
   tz?: string;
   progress?: (phase: string, done: number, total: number) => void;
+  /**
+   * The filesystem lies in a partition: its start (bytes on the disk; the boot sector's hidden
+   * sectors are that in sectors) and room in the journal for the partition table writes the commit
+   * makes (given to convertInPlace once the FAT type is known).
+   */
+  container?: { sliceOffset: number; hiddenSectors: number; outsideWritesReserve: number };
 }
 
 export interface InPlacePlan {
@@ -72,20 +78,40 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
   };
   const gp = planGeometry(fsBytes, measure.demand, geoOpts);
   const candidates = gp.candidates.map((c) => ({ fatBits: c.fatBits, clusterSize: c.clusterSize, feasible: c.feasible, reasons: [...c.reasons] }));
-  // Fewest bytes written first (ties: the geometry's own preference). Both FATs are written whole;
-  // with clusters of one ext2 block (or less) every file block can stay, while with clusters of k
-  // blocks a cluster stays only when its blocks start aligned, about 1 in k: so small clusters win
-  // until the FAT outgrows the data (a sparse 1 TiB disk: 2 GiB of FAT at 4 KiB, 256 MiB at 32 KiB).
+  // Cheapest first (ties: the geometry's own preference). The cost is the bytes written plus the
+  // capacity the user would lose against what mkfs.fat gives a volume of this size.
+  // - Bytes written: both FATs are written whole; with clusters of one ext2 block (or less) every
+  //   file block can stay, while with clusters of k blocks a cluster stays only when its blocks start
+  //   aligned, about 1 in k: so small clusters win until the FAT outgrows the data (a sparse 1 TiB
+  //   disk: 2 GiB of FAT at 4 KiB, 256 MiB at 32 KiB).
+  // - Capacity: a geometry with fewer clusters than mkfs.fat's choice costs the clusters it lacks, at
+  //   that choice's cluster size, so it wins only where the writes it saves are worth more (a 16 MiB
+  //   volume of 4 KiB blocks gets FAT16 with 2 KiB clusters, not FAT12 with 16 KiB and a thousand
+  //   clusters for everything the user adds later).
   const order: Candidate[] = [];
   if (gp.chosen) order.push(gp.chosen);
   for (const c of gp.candidates) if (c.feasible && c !== gp.chosen) order.push(c);
-  const writeEstimate = (c: Candidate): number => {
+  const standard = opts.clusterSize === undefined
+    ? mkfsFatChoice(fsBytes, { ...(opts.fatBits !== undefined && { fatBits: opts.fatBits }), ...(opts.rootEntries !== undefined && { rootEntries: opts.rootEntries }) })
+    : null;
+  const standardCandidate = standard === null ? undefined
+    : gp.candidates.find((c) => c.fatBits === standard.fatBits && c.clusterSize === standard.clusterSize && c.geometry !== undefined);
+  const costOf = (c: Candidate): number => {
     const g = c.geometry!;
     const fat = 2 * g.fatSectors * g.bytesPerSector;
-    return fat + (c.clusterSize > bs ? measure.fileBytes * (1 - bs / c.clusterSize) : 0);
+    const misaligned = c.clusterSize > bs ? measure.fileBytes * (1 - bs / c.clusterSize) : 0;
+    const lost = standardCandidate ? Math.max(0, standardCandidate.geometry!.clusterCount - g.clusterCount) * standardCandidate.clusterSize : 0;
+    return fat + misaligned + lost;
   };
-  const estimates = new Map(order.map((c) => [c, writeEstimate(c)]));
-  order.sort((a, b) => estimates.get(a)! - estimates.get(b)!);
+  const costs = new Map(order.map((c) => [c, costOf(c)]));
+  order.sort((a, b) => costs.get(a)! - costs.get(b)!);
+  const standardNote = (c: Candidate): string => {
+    if (standard === null) return '';
+    const std = `FAT${standard.fatBits} with ${standard.clusterSize}-byte clusters`;
+    if (c.fatBits === standard.fatBits && c.clusterSize === standard.clusterSize) return ` This is also what mkfs.fat gives a volume of this size.`;
+    const more = standardCandidate ? c.geometry!.clusterCount - standardCandidate.geometry!.clusterCount : 0;
+    return ` (mkfs.fat would give this size ${std}${standardCandidate ? `; this choice has ${Math.abs(more)} clusters ${more >= 0 ? 'more' : 'fewer'} and rewrites less of the device` : ''}.)`;
+  };
   const base = { measure, candidates, fsBytes, naming, fingerprint };
   let best: { missing: number; summary: string } | null = null;
   for (const cand of order.slice(0, 6)) {
@@ -112,7 +138,8 @@ export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan 
           `directories and rights files take ${fmt(acc.bytesDirectories + acc.bytesRightsFiles)}; ` +
           `${fmt(acc.spareClusters * g.clusterSize)} of staging room to spare` +
           (cand.clusterSize === bs ? ' (clusters of one ext2 block: no file block is misaligned).'
-            : cand.clusterSize > bs ? ' (clusters larger than an ext2 block: a smaller FAT outweighs the data that moves).' : '.'),
+            : cand.clusterSize > bs ? ' (clusters larger than an ext2 block: a smaller FAT outweighs the data that moves).' : '.') +
+          standardNote(cand),
       };
     }
     const missing = acc.missingClusters * g.clusterSize;
@@ -132,15 +159,15 @@ const fmt = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} 
 
 function layoutInput(src: Ext2Source, g: Geometry, naming: NamingOptions, measure: FatMeasure, fingerprint: SourceFingerprint, opts: InPlaceOptions): InPlaceLayoutInput {
   const fpBytes = fingerprintBytes(fingerprint);
+  const reserve = opts.container?.outsideWritesReserve ?? 0;
   return {
     src, g, naming, directorySlots: measure.directorySlots, rightsBytes: measure.rightsBytes, tz: opts.tz ?? 'local',
-    // The journal is encoded with these same sizes later.
-    journalSize: (runs, rootBytes) => journalBytesFor(g, runs, rootBytes, fpBytes),
+    // The journal is encoded with these same sizes later (and the partition table writes, at most `reserve`).
+    journalSize: (runs, rootBytes) => journalBytesFor(g, runs, rootBytes, fpBytes) + reserve,
   };
 }
 
 export interface InPlaceResult {
-  deviceWrites: number;
   bytesWritten: number;
   clustersUsed: number;
   resumed: boolean;
@@ -190,7 +217,7 @@ function stageSink(dev: WriteTarget, counters: { bytes: number }, onBytes: (n: n
  * superblock's magic, is the commit point: from it on the device is no ext2, and
  * `commitFromJournal` finishes the job from the device alone.
  */
-export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlacePlan, opts: InPlaceOptions): InPlaceResult {
+export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlacePlan, opts: InPlaceOptions, outside?: { device: WriteTarget; writes: OutsideWrite[] }): InPlaceResult {
   if (!plan.feasible || plan.geometry === null || plan.accounting === null) throw new Error('convertInPlace needs a feasible plan');
   const g = plan.geometry;
   const counters = { bytes: 0 };
@@ -208,7 +235,7 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
   const boot = encodeBootSector({
     fatBits: g.fatBits, bytesPerSector: g.bytesPerSector, sectorsPerCluster: g.sectorsPerCluster,
     reservedSectors: g.reservedSectors, numFats: 2, rootEntries: g.rootEntries, totalSectors: g.totalSectors,
-    fatSectors: g.fatSectors, ...standardBootFields(g.totalSectors * g.bytesPerSector), hiddenSectors: 0,
+    fatSectors: g.fatSectors, ...standardBootFields(g.totalSectors * g.bytesPerSector), hiddenSectors: opts.container?.hiddenSectors ?? 0,
     volumeId: plan.measure.volumeId, label: plan.naming.label ?? '',
     rootCluster: g.fatBits === 32 ? staged.rootCluster : 0, fsInfoSector: g.fatBits === 32 ? 1 : 0,
     backupBootSector: g.fatBits === 32 ? 6 : 0,
@@ -217,6 +244,7 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
     version: 2, geometry: g, bootSector: boot,
     fsInfo: g.fatBits === 32 ? encodeFsInfo(free, firstFreeCluster(staged.runs, g.clusterCount)) : new Uint8Array(0),
     rootDirectory: staged.rootDirectory, fingerprint: plan.fingerprint, runs: staged.runs,
+    sliceOffset: opts.container?.sliceOffset ?? 0, outsideWrites: outside?.writes ?? [],
   };
   const bytes = encodeJournal(journal);
   if (bytes.length > plan.journalBytes) throw new Error(`journal of ${bytes.length} bytes exceeds the ${plan.journalBytes} planned (internal)`);
@@ -226,8 +254,8 @@ export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlaceP
   dev.flush();
   // 3. Commit: its first write, the marker over the superblock's magic, is the commit point.
   const marker: JournalMarker = { version: 2, journalOffset, journalLength: bytes.length, journalCrc: crc32(bytes), fsBytes: plan.fsBytes };
-  commitFromJournal(dev, journal, marker, opts.progress);
-  return { deviceWrites: dev.writes, bytesWritten: counters.bytes + bytes.length, clustersUsed: staged.clustersUsed, resumed: false };
+  commitFromJournal(dev, journal, marker, opts.progress, outside?.device);
+  return { bytesWritten: counters.bytes + bytes.length, clustersUsed: staged.clustersUsed, resumed: false };
 }
 
 function firstFreeCluster(runs: JournalContent['runs'], clusterCount: number): number {
@@ -343,8 +371,11 @@ function readJournal(dev: WriteTarget, m: JournalMarker): JournalContent {
  * same result. The marker is on the device from the first write to the last one, which is the
  * boot sector replacing its last copy: no state is both FAT and still to be replayed.
  */
-export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: JournalMarker, progress?: InPlaceOptions['progress']): void {
+export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: JournalMarker, progress?: InPlaceOptions['progress'], outsideDevice?: WriteTarget): void {
   const g = j.geometry;
+  if (j.outsideWrites.length > 0 && outsideDevice === undefined) {
+    throw new JournalError('this conversion also gives its partition the FAT type in the partition table: resume it on the whole disk (with --partition)');
+  }
   const sector = g.bytesPerSector;
   const markerBytes = encodeMarker(marker);
   // a. The commit point: one sector over the ext2 superblock's magic; from here on it is no ext2.
@@ -383,6 +414,12 @@ export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: J
   // e. The FAT12/16 root directory.
   if (g.fatBits !== 32) dev.writeAt(j.rootDirectory, (g.reservedSectors + 2 * g.fatSectors) * sector);
   dev.flush();
+  // The partition table: the partition's type follows its filesystem (fixed bytes, from the
+  // journal: a crash between two of them is replayed like any other commit write).
+  if (j.outsideWrites.length > 0) {
+    for (const o of j.outsideWrites) outsideDevice!.writeAt(o.bytes, o.offset);
+    outsideDevice!.flush();
+  }
   // f. Last, the boot sector over the marker's last copy: the device becomes FAT in one write.
   dev.writeAt(padToSector(j.bootSector, sector), 0);
   dev.flush();

@@ -24,6 +24,13 @@ export interface JournalContent {
   rootDirectory: Uint8Array;
   /** What the source was when the conversion was planned (empty in version 1). */
   fingerprint: SourceFingerprint;
+  /**
+   * Where the converted filesystem starts on the device that holds it (a partition's offset on its
+   * disk; 0 for a whole device), and the writes the commit makes outside it: the partition table
+   * sectors that give the partition its FAT type (absolute offsets on that device).
+   */
+  sliceOffset: number;
+  outsideWrites: OutsideWrite[];
   /** Every chain's runs and the bad clusters, sorted by start. */
   runs: ClusterRun[];
 }
@@ -34,6 +41,15 @@ export interface JournalContent {
  * source is found beside the journal: any difference means the journal is stale.
  */
 export type SourceFingerprint = ReadonlyArray<readonly [name: string, value: string]>;
+
+/** A write outside the converted filesystem: whole sectors at an absolute offset of the device. */
+export interface OutsideWrite {
+  offset: number;
+  bytes: Uint8Array;
+}
+/** At most this many outside writes (a GPT type change is four), each at most a sector. */
+const OUTSIDE_WRITES_MAX = 8;
+const OUTSIDE_WRITE_BYTES_MAX = 4096;
 
 const JOURNAL_MAGIC = 'FSCONV-JOURNAL\0\0';
 const MARKER_MAGIC = 'FSCONV-IN-PLACE\0';
@@ -133,6 +149,12 @@ export function encodeJournal(j: Omit<JournalContent, 'version'>): Uint8Array {
   w.bytes(j.fsInfo);
   w.bytes(j.rootDirectory);
   w.bytes(encodeFingerprint(j.fingerprint));
+  w.u64(j.sliceOffset);
+  w.u32(j.outsideWrites.length);
+  for (const o of j.outsideWrites) {
+    w.u64(o.offset);
+    w.bytes(o.bytes);
+  }
   w.u32(j.runs.length);
   // The runs in one piece (one run per file or more: a value at a time would allocate per value).
   const runBytes = new Uint8Array(j.runs.length * 12);
@@ -151,8 +173,9 @@ export function encodeJournal(j: Omit<JournalContent, 'version'>): Uint8Array {
 }
 
 /** Bytes of a journal for this geometry and number of runs (what encodeJournal produces). */
-export function journalBytesFor(g: Geometry, runs: number, rootBytes: number, fingerprintBytes: number): number {
-  return HEAD_BYTES + (4 + 512) + (4 + (g.fatBits === 32 ? 512 : 0)) + (4 + rootBytes) + (4 + fingerprintBytes) + 4 + runs * 12 + 4;
+export function journalBytesFor(g: Geometry, runs: number, rootBytes: number, fingerprintBytes: number, outsideWrites: readonly OutsideWrite[] = []): number {
+  const outside = 8 + 4 + outsideWrites.reduce((n, o) => n + 8 + 4 + o.bytes.length, 0);
+  return HEAD_BYTES + (4 + 512) + (4 + (g.fatBits === 32 ? 512 : 0)) + (4 + rootBytes) + (4 + fingerprintBytes) + outside + 4 + runs * 12 + 4;
 }
 
 /** The fingerprint's encoded size (the layout reserves room for it). */
@@ -193,7 +216,8 @@ export function decodeJournalHead(head: Uint8Array, fsBytes: number): { version:
   if (g.clusterCount !== Math.floor((g.totalSectors - g.dataStartSector) / sectorsPerCluster) || g.clusterCount < 1) bad('cluster count');
   if (Math.ceil(((g.clusterCount + 2) * fatBits) / 8) > g.fatSectors * bytesPerSector) bad('FAT too small for its clusters');
   // At most one run per cluster, the largest sectors for boot and FSInfo, the whole root region.
-  const maxBytes = HEAD_BYTES + (4 + bytesPerSector) * 2 + (4 + g.rootDirSectors * bytesPerSector) + (4 + FINGERPRINT_LIMIT) + 4 + 12 * g.clusterCount + 4;
+  const maxBytes = HEAD_BYTES + (4 + bytesPerSector) * 2 + (4 + g.rootDirSectors * bytesPerSector) + (4 + FINGERPRINT_LIMIT) +
+    12 + OUTSIDE_WRITES_MAX * (12 + OUTSIDE_WRITE_BYTES_MAX) + 4 + 12 * g.clusterCount + 4;
   return { version, geometry, maxBytes };
 }
 
@@ -210,6 +234,20 @@ export function decodeJournal(bytes: Uint8Array, fsBytes: number): JournalConten
   const fsInfo = r.bytes(g.bytesPerSector, 'FSInfo sector');
   const rootDirectory = r.bytes(g.rootDirSectors * g.bytesPerSector, 'root directory');
   const fingerprint = version === LEGACY_JOURNAL_VERSION ? [] : decodeFingerprint(r.bytes(FINGERPRINT_LIMIT, 'source fingerprint'));
+  let sliceOffset = 0;
+  const outsideWrites: OutsideWrite[] = [];
+  if (version !== LEGACY_JOURNAL_VERSION) {
+    sliceOffset = r.u64();
+    const n = r.u32();
+    if (n > OUTSIDE_WRITES_MAX) throw new JournalError(`the in-place journal lists ${n} writes outside the filesystem, more than the ${OUTSIDE_WRITES_MAX} a conversion makes (damaged)`);
+    for (let i = 0; i < n; i++) {
+      const offset = r.u64();
+      const bytes = r.bytes(OUTSIDE_WRITE_BYTES_MAX, 'write outside the filesystem');
+      const inside = offset + bytes.length > sliceOffset && offset < sliceOffset + fsBytes;
+      if (inside || bytes.length % 512 !== 0) throw new JournalError(`the in-place journal's write ${i} outside the filesystem (${bytes.length} bytes at ${offset}) is impossible (damaged)`);
+      outsideWrites.push({ offset, bytes });
+    }
+  }
   const count = r.u32();
   if (count > g.clusterCount || HEAD_BYTES + count * 12 > body.length) throw new JournalError(`the in-place journal lists ${count} runs, more than it holds or its ${g.clusterCount} clusters allow (damaged)`);
   const runs: ClusterRun[] = [];
@@ -226,7 +264,7 @@ export function decodeJournal(bytes: Uint8Array, fsBytes: number): JournalConten
     runs.push(next === BAD_NEXT ? { start, length, next: 0, bad: true } : { start, length, next });
   }
   if (r.offset !== body.length) throw new JournalError('the in-place journal has trailing bytes (damaged)');
-  return { version, geometry: g, bootSector, fsInfo, rootDirectory, fingerprint, runs };
+  return { version, geometry: g, bootSector, fsInfo, rootDirectory, fingerprint, sliceOffset, outsideWrites, runs };
 }
 
 /** The pointer to the journal. */
