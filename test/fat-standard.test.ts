@@ -5,13 +5,14 @@
 // - after an in-place conversion to FAT12 and to FAT16, 300 new files go into the root, through
 //   mtools and through the Linux vfat driver itself (../shared/tools/uml-vfat), and fsck.fat stays
 //   clean.
-import { existsSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExt2Image } from './support/ext2-image.js';
 import { fsckFatStrict, validateFatStructure } from './support/fat-validate.js';
 import { fsconv, REPO_ROOT } from './support/fsconv.js';
+import { readBootSector } from './support/in-place-support.js';
 import { run, tryRun } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
@@ -27,21 +28,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Bpb { fatBits: 12 | 16 | 32; clusterSize: number; rootEntries: number; oem: string; drive: number; spt: number; heads: number }
-function readBpb(img: string): Bpb {
-  const b = Buffer.alloc(512);
-  const fd = openSync(img, 'r');
-  try {
-    readSync(fd, b, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-  const fat32 = b.readUInt16LE(0x16) === 0;
-  return {
-    fatBits: fat32 ? 32 : b.toString('latin1', 0x36, 0x3b) === 'FAT12' ? 12 : 16, clusterSize: b[0x0d]! * b.readUInt16LE(0x0b),
-    rootEntries: b.readUInt16LE(0x11), oem: b.toString('latin1', 3, 11), drive: b[fat32 ? 0x40 : 0x24]!, spt: b.readUInt16LE(0x18), heads: b.readUInt16LE(0x1a),
-  };
-}
+const readBpb = readBootSector;
 
 const ok = async (args: string[], what: string): Promise<string> => {
   const r = await fsconv(args, { timeoutMs: 120_000 });

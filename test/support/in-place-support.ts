@@ -158,7 +158,10 @@ export async function expectRefusedUnchanged(img: string, args: readonly string[
 }
 
 /** The FAT geometry from a boot sector, read with no code of ours (the BPB fields, by the spec). */
-export function readBootSector(img: string): { fatBits: 12 | 16 | 32; bytesPerSector: number; clusterSize: number; dataStart: number; fatStart: number; clusterCount: number } {
+export function readBootSector(img: string): {
+  fatBits: 12 | 16 | 32; bytesPerSector: number; clusterSize: number; dataStart: number; fatStart: number; clusterCount: number;
+  rootEntries: number; oem: string; drive: number; spt: number; heads: number;
+} {
   const b = Buffer.alloc(512);
   const fd = openSync(img, 'r');
   try {
@@ -177,7 +180,11 @@ export function readBootSector(img: string): { fatBits: 12 | 16 | 32; bytesPerSe
   const dataSector = reserved + fats * fatSize + rootSectors;
   const clusterCount = Math.floor((total - dataSector) / spc);
   const fatBits = clusterCount < 4085 ? 12 : clusterCount < 65525 ? 16 : 32;
-  return { fatBits, bytesPerSector: bps, clusterSize: bps * spc, dataStart: dataSector * bps, fatStart: reserved * bps, clusterCount };
+  const fat32 = b.readUInt16LE(22) === 0;
+  return {
+    fatBits, bytesPerSector: bps, clusterSize: bps * spc, dataStart: dataSector * bps, fatStart: reserved * bps, clusterCount,
+    rootEntries, oem: b.toString('latin1', 3, 11), drive: b[fat32 ? 0x40 : 0x24]!, spt: b.readUInt16LE(0x18), heads: b.readUInt16LE(0x1a),
+  };
 }
 
 /** The first FAT's entry for `cluster`, read straight from the image. */
