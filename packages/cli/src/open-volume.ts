@@ -3,7 +3,7 @@ import { Ext2Error, Ext2Volume, checkFilesystem, type Ext2Summary } from '@fscon
 import { FatError, FatVolume } from '@fsconv/fat';
 import type { Storage } from '@fsconv/device';
 import { refuseIfInterrupted } from './interruption.js';
-import { listPartitions, resolveTarget, type PartitionListing, type Target } from './target.js';
+import { kernelView, listPartitions, resolveTarget, type PartitionListing, type Target } from './target.js';
 import { ProgressBar } from './progress.js';
 
 /** Where the volume was found: the whole device, or a partition of its table. */
@@ -14,8 +14,11 @@ export interface Placement {
   name: string;
   /** Bytes of what holds the volume (the partition, or the whole device). */
   bytes: number;
+  /** The device's own table (a whole disk); null for a partition device, whose table is its disk's. */
   table: { scheme: string; partitions: PartitionListing[] } | null;
   partition: { number: number; startByte: number; bytes: number; type: string } | null;
+  /** For a partition device (/dev/sdb1): the disk it is a partition of, and that disk's table scheme. */
+  disk: { path: string; scheme: string | null } | null;
 }
 
 export interface CheckedExt2 extends Placement {
@@ -32,10 +35,14 @@ export interface OpenedFat extends Placement {
 /** The placement of a volume found through `resolveTarget`. */
 function placementOf(t: Target): Placement {
   const p = t.partition;
+  const pd = t.partitionDevice;
   return {
     device: t.device, name: t.name, bytes: t.storage.size,
-    table: t.table === null ? null : { scheme: t.table.scheme, partitions: listPartitions(t.device, t.table) },
-    partition: p === null ? null : { number: p.number, startByte: p.startByte, bytes: p.bytes, type: p.type.gpt ?? `0x${p.type.mbr!.toString(16).padStart(2, '0')}` },
+    table: t.table === null || pd !== null ? null : { scheme: t.table.scheme, partitions: listPartitions(t.device, t.table) },
+    partition: p !== null ? { number: p.number, startByte: p.startByte, bytes: p.bytes, type: p.type.gpt ?? `0x${p.type.mbr!.toString(16).padStart(2, '0')}` }
+      // A partition device whose disk's table could not be read: what the kernel says of it.
+      : pd !== null ? { number: pd.number, startByte: pd.startByte, bytes: pd.bytes, type: 'unknown' } : null,
+    disk: pd === null ? null : { path: pd.disk.path ?? `/dev/${pd.disk.name}`, scheme: t.table?.scheme ?? null },
   };
 }
 
@@ -56,7 +63,7 @@ function checkExt2(storage: Storage, quiet: boolean): { volume: Ext2Volume; summ
 export function openVolume(path: string, quiet: boolean, partition?: number): CheckedExt2 | OpenedFat {
   const device = Device.open(path);
   try {
-    const target = resolveTarget(path, device, device, 'readable', partition, (l) => { if (!quiet) process.stderr.write(`${l}\n`); });
+    const target = resolveTarget(path, device, device, 'readable', partition, (l) => { if (!quiet) process.stderr.write(`${l}\n`); }, { kernel: kernelView() });
     const where = placementOf(target);
     refuseIfInterrupted(target.name, target.storage);
     try {

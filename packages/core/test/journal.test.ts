@@ -107,7 +107,7 @@ describe('journal codec', () => {
     expectJournalError(() => decodeJournal(encodeJournal(inside), FS_BYTES), /outside the filesystem .* is impossible/);
     const { dev, marker } = stagedDevice();
     const j = decodeJournal(encodeJournal({ ...journalContent(), sliceOffset: 1 << 20, outsideWrites: [{ offset: 0, bytes: new Uint8Array(512) }] }), FS_BYTES);
-    expectJournalError(() => commitFromJournal(dev, j, marker), /resume it on the whole disk/);
+    expectJournalError(() => commitFromJournal(dev, j, marker), /resume it where the table can be written/);
   });
 
   it('refuses a geometry that does not fit the filesystem or itself, and impossible runs', () => {

@@ -50,6 +50,12 @@ export interface OpenOptions {
    * image). See lock.ts.
    */
   exclusive?: boolean;
+  /**
+   * With `write`, without `exclusive`: the lock alone (flock), no O_EXCL. For the disk holding a
+   * partition being converted: the kernel lets no one claim a disk while one of its partitions is
+   * claimed, and the flock still keeps udev from probing it while its table is written.
+   */
+  lock?: boolean;
 }
 
 /**
@@ -82,7 +88,7 @@ export class Device implements ByteSource {
       const st = fstatSync(fd);
       if (!st.isBlockDevice() && !st.isFile()) throw new DeviceError(`${path} is neither a regular file nor a block device`);
       // The locks come before the size: a file's size is only known once nobody else writes it.
-      if (options.write && options.exclusive) lockForWriting(fd, path, st.isBlockDevice(), { retryMs: st.isBlockDevice() ? BLOCK_LOCK_RETRY_MS : 0 });
+      if (options.write && (options.exclusive || options.lock)) lockForWriting(fd, path, st.isBlockDevice(), { retryMs: st.isBlockDevice() ? BLOCK_LOCK_RETRY_MS : 0 });
       if (st.isBlockDevice()) return new Device(path, fd, blockDeviceSize(st.rdev, path), true);
       return new Device(path, fd, fstatSync(fd).size, false);
     } catch (e) {

@@ -3,3 +3,4 @@ export * from './identity.js';
 export * from './lock.js';
 export * from './mounts.js';
 export * from './slice.js';
+export * from './partition-device.js';

@@ -8,7 +8,7 @@ import {
 } from '@fsconv/core';
 import { fatPartitionType, setPartitionType, type SectorWrite } from '@fsconv/partition';
 import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../interruption.js';
-import { resolveTarget, type Target } from '../target.js';
+import { closeTarget, kernelView, resolveTarget, type ResolveOptions, type Target } from '../target.js';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { ConvertRefusal, type ConvertArgs } from './convert.js';
@@ -41,7 +41,7 @@ function confirm(question: string): boolean {
 }
 
 function refuseMounted(path: string): void {
-  const uses = findMountUses(path);
+  const uses = findMountUses(path, kernelView());
   if (uses.length > 0) throw new ConvertRefusal(describeMountUses(path, uses));
 }
 
@@ -59,67 +59,95 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
   try {
     // Every write goes through one counter (the fault hook), inside the partition or outside it.
     const counting = new CountingDevice(device);
-    const target = resolveTarget(args.source, device, counting, 'ext2', args.partition, (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); });
-    const dev = target.storage;
-    const name = target.name;
-    // Any trace of an interrupted conversion comes first: it is `fsconv resume`'s to deal with.
-    const interrupted = interruptionMessage(name, inspectDevice(dev));
-    if (interrupted !== null) throw new ConvertRefusal(interrupted);
-    let volume: Ext2Volume;
+    const target = resolveTarget(args.source, device, counting, 'ext2', args.partition, (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); },
+      diskOptions(counting, !args.dryRun));
     try {
-      volume = Ext2Volume.open(dev);
-    } catch (e) {
-      if (e instanceof Ext2Error && e.code === 'not-ext2' && isFat(dev)) {
-        if (args.dryRun) throw new ConvertRefusal(`${name} already holds FAT, not ext2`);
-        out(args.json ? JSON.stringify({ alreadyFat: true, deviceWrites: 0 }) : `${name} already holds FAT: nothing to do.`);
-        return 0;
-      }
-      throw e;
+      return convertTarget(args, out, target, counting, bar, started);
+    } finally {
+      closeTarget(target);
     }
-    const sb = volume.sb;
-    if ((sb.state & STATE_VALID) === 0 || (sb.state & STATE_ERRORS) !== 0) {
-      throw new ConvertRefusal(`${name}: the ext2 was ${(sb.state & STATE_ERRORS) !== 0 ? 'marked as having errors' : 'not cleanly unmounted'}: run 'e2fsck -f' on it first`);
-    }
-    const src = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
-    const opts: InPlaceOptions = {
-      target: args.to, codepage: args.codepage, sourceCharset: args.sourceCharset, tz: args.tz,
-      progress: (phase, done, total) => bar.update(phase, done, total),
-      ...(args.fatBits !== undefined && { fatBits: args.fatBits }),
-      ...(args.clusterSize !== undefined && { clusterSize: args.clusterSize }),
-      ...(args.rootEntries !== undefined && { rootEntries: args.rootEntries }),
-      ...(args.label !== undefined && { label: args.label }),
-      ...(args.volumeId !== undefined && { volumeId: Number.parseInt(args.volumeId.replace(/-/g, ''), 16) >>> 0 }),
-      // In a partition: hidden sectors = its start, and journal room for the table writes (at most
-      // four sectors: a GPT's two headers and the two entry-array sectors holding the entry).
-      ...(target.partition !== null && {
-        container: { sliceOffset: target.partition.startByte, hiddenSectors: target.partition.startLba, outsideWritesReserve: 4 * (12 + target.table!.sectorSize) },
-      }),
-    };
-    const plan = planInPlace(src, opts);
-    const typeChange = plan.geometry !== null ? partitionTypeChange(target, plan.geometry.fatBits, args.keepPartitionType) : null;
-    bar.done();
-    if (args.dryRun || !plan.feasible) {
-      report(out, args, { plan, typeChange });
-      // Every exit 1 says why in one line on stderr; the report above gives the details.
-      if (!args.dryRun) throw new ConvertRefusal(`not converted, nothing written: ${plan.summary}`);
-      return plan.feasible ? 0 : 1;
-    }
-    if (!args.yes) {
-      const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
-      if (!interactive) throw new ConvertRefusal(`refusing to convert ${name} in place without confirmation: add --yes`);
-      process.stderr.write(`${plan.summary}\n`);
-      if (!confirm(`Convert the ext2 on ${name} to ${args.to} in place? Have a backup of anything you cannot lose.`)) {
-        throw new ConvertRefusal('not confirmed: nothing was written');
-      }
-    }
-    const result = convertInPlace(dev, src, plan, opts, typeChange ? { device: counting, writes: typeChange.writes } : undefined);
-    bar.done();
-    const entries = verifyFat(dev);
-    report(out, args, { plan, typeChange, deviceWrites: counting.writes, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000 });
-    return 0;
   } finally {
     device.close();
   }
+}
+
+/**
+ * How a partition device's disk is opened: for the conversion, for writing its table (locked, so
+ * udev does not probe it meanwhile, but not claimed: the kernel lets no one claim a disk one of
+ * whose partitions is claimed), its writes counted with the partition's; for check, read-only.
+ */
+function diskOptions(counting: CountingDevice, write: boolean, decode: ResolveOptions['decode'] = {}): ResolveOptions {
+  return {
+    decode, kernel: kernelView(),
+    openDisk: (path) => {
+      const d = Device.open(path, write ? { write: true, lock: true } : {});
+      return { device: d, storage: write ? counting.sibling(d) : d };
+    },
+  };
+}
+
+function convertTarget(args: ConvertArgs, out: (s: string) => void, target: Target, counting: CountingDevice, bar: ProgressBar, started: number): number {
+  const dev = target.storage;
+  const name = target.name;
+  // Any trace of an interrupted conversion comes first: it is `fsconv resume`'s to deal with.
+  const interrupted = interruptionMessage(name, inspectDevice(dev));
+  if (interrupted !== null) throw new ConvertRefusal(interrupted);
+  let volume: Ext2Volume;
+  try {
+    volume = Ext2Volume.open(dev);
+  } catch (e) {
+    if (e instanceof Ext2Error && e.code === 'not-ext2' && isFat(dev)) {
+      if (args.dryRun) throw new ConvertRefusal(`${name} already holds FAT, not ext2`);
+      out(args.json ? JSON.stringify({ alreadyFat: true, deviceWrites: 0 }) : `${name} already holds FAT: nothing to do.`);
+      return 0;
+    }
+    throw e;
+  }
+  const sb = volume.sb;
+  if ((sb.state & STATE_VALID) === 0 || (sb.state & STATE_ERRORS) !== 0) {
+    throw new ConvertRefusal(`${name}: the ext2 was ${(sb.state & STATE_ERRORS) !== 0 ? 'marked as having errors' : 'not cleanly unmounted'}: run 'e2fsck -f' on it first`);
+  }
+  const src = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
+  const opts: InPlaceOptions = {
+    target: args.to, codepage: args.codepage, sourceCharset: args.sourceCharset, tz: args.tz,
+    progress: (phase, done, total) => bar.update(phase, done, total),
+    ...(args.fatBits !== undefined && { fatBits: args.fatBits }),
+    ...(args.clusterSize !== undefined && { clusterSize: args.clusterSize }),
+    ...(args.rootEntries !== undefined && { rootEntries: args.rootEntries }),
+    ...(args.label !== undefined && { label: args.label }),
+    ...(args.volumeId !== undefined && { volumeId: Number.parseInt(args.volumeId.replace(/-/g, ''), 16) >>> 0 }),
+    // In a partition: hidden sectors = its start, and journal room for the table writes (at most
+    // four sectors: a GPT's two headers and the two entry-array sectors holding the entry).
+    ...(target.startByte > 0 && {
+      container: {
+        // Hidden sectors count the BPB's 512-byte sectors, whatever the disk's (a 4Kn GPT disk too).
+        sliceOffset: target.startByte, hiddenSectors: target.startByte / 512,
+        outsideWritesReserve: target.table === null ? 0 : 4 * (12 + target.table.sectorSize),
+      },
+    }),
+  };
+  const plan = planInPlace(src, opts);
+  const typeChange = plan.geometry !== null ? partitionTypeChange(target, plan.geometry.fatBits, args.keepPartitionType) : null;
+  bar.done();
+  if (args.dryRun || !plan.feasible) {
+    report(out, args, { plan, typeChange });
+    // Every exit 1 says why in one line on stderr; the report above gives the details.
+    if (!args.dryRun) throw new ConvertRefusal(`not converted, nothing written: ${plan.summary}`);
+    return plan.feasible ? 0 : 1;
+  }
+  if (!args.yes) {
+    const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
+    if (!interactive) throw new ConvertRefusal(`refusing to convert ${name} in place without confirmation: add --yes`);
+    process.stderr.write(`${plan.summary}\n`);
+    if (!confirm(`Convert the ext2 on ${name} to ${args.to} in place? Have a backup of anything you cannot lose.`)) {
+      throw new ConvertRefusal('not confirmed: nothing was written');
+    }
+  }
+  const result = convertInPlace(dev, src, plan, opts, typeChange ? { device: target.tableStorage!, writes: typeChange.writes } : undefined);
+  bar.done();
+  const entries = verifyFat(dev);
+  report(out, args, { plan, typeChange, deviceWrites: counting.writes, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000 });
+  return 0;
 }
 
 export interface ResumeArgs {
@@ -145,52 +173,61 @@ export function resumeCommand(args: ResumeArgs, out: (s: string) => void): numbe
     const counting = new CountingDevice(device);
     // The table may be caught between its two GPT copies: the journal rewrites both, so read the primary.
     const target = resolveTarget(args.device, device, counting, 'interrupted', args.partition,
-      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, { whenCopiesDisagree: 'primary' });
-    const dev = target.storage;
-    const it = inspectDevice(dev);
-    const emit = (r: Record<string, unknown>, line: string): void => out(args.json ? JSON.stringify(r, null, 2) : line);
-    switch (it.state) {
-      case 'none':
-        throw new ConvertRefusal(`${target.name} holds no interrupted conversion${isFat(dev) ? ' (it is FAT already)' : ''}: nothing to resume`);
-      case 'stale':
-      case 'damaged': {
-        const canDiscard = it.state === 'stale' || it.sourceReadable;
-        if (args.discard && canDiscard) {
-          discardJournal(dev, it.markerOffsets);
-          emit({ resumed: false, discarded: true, deviceWrites: counting.writes },
-            `Dropped the journal of the interrupted conversion of ${args.device}; the ext2 on it is as it is now: check it with 'e2fsck -f ${args.device}', then convert it again if you want to.`);
-          return 0;
-        }
-        if (args.discard) throw new ConvertRefusal(`${args.device}: not discarded: no readable ext2 lies beside the damaged journal, so dropping it would leave nothing; ${ext2RecoveryAdvice(args.device, device, it.state === 'damaged' && it.commitStarted)}`);
-        if (it.state === 'stale') {
-          throw new ConvertRefusal(`${args.device}: not replayed, nothing written: the journal of the interrupted conversion is stale: ${it.why}. ` +
-            `To keep the ext2 as it is now, run 'fsconv resume --discard ${args.device}' and then convert it again`);
-        }
-        const advice = it.sourceReadable
-          ? `the ext2 on it can still be read: 'fsconv resume --discard ${args.device}' drops the journal, then check the ext2 with 'e2fsck -f ${args.device}'`
-          : ext2RecoveryAdvice(args.device, device, it.commitStarted);
-        throw new ConvertRefusal(`${args.device}: cannot finish the interrupted conversion, nothing written: ${it.why}; ${advice}`);
-      }
-      case 'resumable':
-        break;
+      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, diskOptions(counting, true, { whenCopiesDisagree: 'primary' }));
+    try {
+      return resumeTarget(args, out, target, counting, started);
+    } finally {
+      closeTarget(target);
     }
-    if (args.discard) throw new ConvertRefusal(`${args.device}: the journal of its interrupted conversion is sound and the ext2 is gone: it is not discarded; run 'fsconv resume ${args.device}' to finish`);
-    const at = target.partition?.startByte ?? 0;
-    if (it.journal.sliceOffset !== at) {
-      throw new ConvertRefusal(`${target.name}: its journal was written for a filesystem at byte ${it.journal.sliceOffset} of its disk, and this one is at byte ${at}: ` +
-        `run resume on the whole disk${it.journal.sliceOffset > 0 ? ' (with --partition N)' : ''}; nothing written`);
-    }
-    const bar = new ProgressBar(args.quiet || args.json);
-    if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${target.name} from its journal.\n`);
-    commitFromJournal(dev, it.journal, it.marker, (p, d, t) => bar.update(p, d, t), counting);
-    bar.done();
-    const entries = verifyFat(dev);
-    emit({ resumed: true, deviceWrites: counting.writes, entries, seconds: (Date.now() - started) / 1000 },
-      `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
-    return 0;
   } finally {
     device.close();
   }
+}
+
+function resumeTarget(args: ResumeArgs, out: (s: string) => void, target: Target, counting: CountingDevice, started: number): number {
+  const device = target.device;
+  const dev = target.storage;
+  const it = inspectDevice(dev);
+  const emit = (r: Record<string, unknown>, line: string): void => out(args.json ? JSON.stringify(r, null, 2) : line);
+  switch (it.state) {
+    case 'none':
+      throw new ConvertRefusal(`${target.name} holds no interrupted conversion${isFat(dev) ? ' (it is FAT already)' : ''}: nothing to resume`);
+    case 'stale':
+    case 'damaged': {
+      const canDiscard = it.state === 'stale' || it.sourceReadable;
+      if (args.discard && canDiscard) {
+        discardJournal(dev, it.markerOffsets);
+        emit({ resumed: false, discarded: true, deviceWrites: counting.writes },
+          `Dropped the journal of the interrupted conversion of ${args.device}; the ext2 on it is as it is now: check it with 'e2fsck -f ${args.device}', then convert it again if you want to.`);
+        return 0;
+      }
+      if (args.discard) throw new ConvertRefusal(`${args.device}: not discarded: no readable ext2 lies beside the damaged journal, so dropping it would leave nothing; ${ext2RecoveryAdvice(args.device, device, it.state === 'damaged' && it.commitStarted)}`);
+      if (it.state === 'stale') {
+        throw new ConvertRefusal(`${args.device}: not replayed, nothing written: the journal of the interrupted conversion is stale: ${it.why}. ` +
+          `To keep the ext2 as it is now, run 'fsconv resume --discard ${args.device}' and then convert it again`);
+      }
+      const advice = it.sourceReadable
+        ? `the ext2 on it can still be read: 'fsconv resume --discard ${args.device}' drops the journal, then check the ext2 with 'e2fsck -f ${args.device}'`
+        : ext2RecoveryAdvice(args.device, device, it.commitStarted);
+      throw new ConvertRefusal(`${args.device}: cannot finish the interrupted conversion, nothing written: ${it.why}; ${advice}`);
+    }
+    case 'resumable':
+      break;
+  }
+  if (args.discard) throw new ConvertRefusal(`${args.device}: the journal of its interrupted conversion is sound and the ext2 is gone: it is not discarded; run 'fsconv resume ${args.device}' to finish`);
+  const at = target.startByte;
+  if (it.journal.sliceOffset !== at) {
+    throw new ConvertRefusal(`${target.name}: its journal was written for a filesystem at byte ${it.journal.sliceOffset} of its disk, and this one is at byte ${at}: ` +
+      (it.journal.sliceOffset > 0 ? 'run resume on the disk (with --partition N) or on its partition device (such as /dev/sdb1)' : 'run resume on the device it ran on') + '; nothing written');
+  }
+  const bar = new ProgressBar(args.quiet || args.json);
+  if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${target.name} from its journal.\n`);
+  commitFromJournal(dev, it.journal, it.marker, (p, d, t) => bar.update(p, d, t), target.tableStorage ?? undefined);
+  bar.done();
+  const entries = verifyFat(dev);
+  emit({ resumed: true, deviceWrites: counting.writes, entries, seconds: (Date.now() - started) / 1000 },
+    `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
+  return 0;
 }
 
 /** The partition's new type and the table writes that give it (null: no partition, or kept as asked). */
@@ -200,7 +237,7 @@ function partitionTypeChange(target: Target, fatBits: 12 | 16 | 32, keep: boolea
   if (p === null || target.table === null || keep) return null;
   const to = fatPartitionType(target.table.scheme, { fatBits, startLba: p.startLba, sectors: p.sectors });
   const show = (t: { mbr?: number | undefined; gpt?: string | undefined }): string => t.gpt ?? `0x${t.mbr!.toString(16).padStart(2, '0')}`;
-  return { partition: p.number, from: show(p.type), to: show(to), writes: setPartitionType(target.device, target.table, p.number, to) };
+  return { partition: p.number, from: show(p.type), to: show(to), writes: setPartitionType(target.tableStorage!, target.table, p.number, to) };
 }
 
 function isFat(device: Storage): boolean {

@@ -13,6 +13,10 @@ export interface InfoArgs {
 
 /** The partition table lines of `info` on a whole disk (number, start, size, type, what each holds). */
 function tableLines(where: Placement): string[] {
+  const p = where.partition;
+  if (where.disk !== null && p !== null) {
+    return [`Partition:    ${p.number} of ${where.disk.path}${where.disk.scheme ? ` (${where.disk.scheme.toUpperCase()})` : ''}, at ${formatBytes(p.startByte)}, ${formatBytes(p.bytes)}, type ${p.type}`];
+  }
   if (where.table === null) return [];
   return [
     `Partitions:   ${where.table.scheme.toUpperCase()} table of ${where.table.partitions.length}` +
@@ -40,6 +44,7 @@ export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
       deviceBytes: device.size,
       partitionTable: opened.table,
       partition: opened.partition,
+      disk: opened.disk,
       type: (sb.compat & COMPAT.has_journal) !== 0 ? 'ext3' : 'ext2',
       revision: sb.revLevel,
       creatorOs: CREATOR_OS[sb.creatorOs] ?? `unknown (${sb.creatorOs})`,
@@ -119,6 +124,7 @@ function fatInfo(args: InfoArgs, where: Placement, vol: FatVolume, out: (s: stri
     deviceBytes: where.device.size,
     partitionTable: where.table,
     partition: where.partition,
+    disk: where.disk,
     type: `FAT${vol.fatBits}`,
     label: vol.label,
     volumeId: (b.volumeId >>> 0).toString(16).toUpperCase().padStart(8, '0').replace(/^(....)/, '$1-'),

@@ -10,19 +10,41 @@ export type WriteTarget = Storage;
  * power cut: they are held in memory until a flush and dropped at the crash. (kill, the default,
  * keeps them: the kernel has them.)
  */
+/** The write count and crash point the devices of one conversion share (a partition and its disk's table). */
+interface WriteCount {
+  writes: number;
+  readonly crashAfter: number;
+  readonly powerLoss: boolean;
+}
+
 export class CountingDevice implements WriteTarget {
-  /** Device writes so far. */
-  writes = 0;
-  private readonly crashAfter: number;
-  private readonly powerLoss: boolean;
+  private readonly count: WriteCount;
   private pending: Array<{ data: Uint8Array; position: number }> = [];
 
-  constructor(private readonly device: Storage, env: NodeJS.ProcessEnv = process.env) {
-    const n = env['FSCONV_CRASH_AFTER_WRITES'];
-    this.crashAfter = n !== undefined && /^\d+$/.test(n) ? Number(n) : 0;
-    const mode = env['FSCONV_CRASH_MODE'] ?? 'kill';
+  constructor(private readonly device: Storage, env: NodeJS.ProcessEnv | WriteCount = process.env) {
+    if ('crashAfter' in env && typeof env.crashAfter === 'number') {
+      this.count = env as WriteCount;
+      return;
+    }
+    const vars = env as NodeJS.ProcessEnv;
+    const n = vars['FSCONV_CRASH_AFTER_WRITES'];
+    const crashAfter = n !== undefined && /^\d+$/.test(n) ? Number(n) : 0;
+    const mode = vars['FSCONV_CRASH_MODE'] ?? 'kill';
     if (mode !== 'kill' && mode !== 'powerloss') throw new Error(`FSCONV_CRASH_MODE must be kill or powerloss, not '${mode}'`);
-    this.powerLoss = this.crashAfter > 0 && mode === 'powerloss';
+    this.count = { writes: 0, crashAfter, powerLoss: crashAfter > 0 && mode === 'powerloss' };
+  }
+
+  /** Device writes so far, on this device and its siblings. */
+  get writes(): number {
+    return this.count.writes;
+  }
+
+  /**
+   * Another device of the same conversion (the disk whose table holds the partition), counted
+   * with this one: the N-th write is the N-th of the conversion, whichever device it goes to.
+   */
+  sibling(device: Storage): CountingDevice {
+    return new CountingDevice(device, this.count);
   }
 
   get size(): number {
@@ -40,10 +62,11 @@ export class CountingDevice implements WriteTarget {
   }
 
   writeAt(data: Uint8Array, position: number): void {
-    this.writes++;
-    if (this.powerLoss) this.pending.push({ data: data.slice(), position });
+    const c = this.count;
+    c.writes++;
+    if (c.powerLoss) this.pending.push({ data: data.slice(), position });
     else this.device.writeAt(data, position);
-    if (this.crashAfter > 0 && this.writes >= this.crashAfter) {
+    if (c.crashAfter > 0 && c.writes >= c.crashAfter) {
       // The writes not yet flushed never reach the disk.
       this.pending = [];
       process.kill(process.pid, 'SIGKILL');

@@ -374,7 +374,7 @@ function readJournal(dev: WriteTarget, m: JournalMarker): JournalContent {
 export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: JournalMarker, progress?: InPlaceOptions['progress'], outsideDevice?: WriteTarget): void {
   const g = j.geometry;
   if (j.outsideWrites.length > 0 && outsideDevice === undefined) {
-    throw new JournalError('this conversion also gives its partition the FAT type in the partition table: resume it on the whole disk (with --partition)');
+    throw new JournalError('this conversion also gives its partition the FAT type in the partition table: resume it where the table can be written: on the disk (with --partition N) or on the partition device');
   }
   const sector = g.bytesPerSector;
   const markerBytes = encodeMarker(marker);
