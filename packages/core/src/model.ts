@@ -1,4 +1,4 @@
-import type { FileType, Timestamp } from '@fsconv/ext2fs-reader';
+import type { FileType, Timestamp, Xattr } from '@fsconv/ext2fs-reader';
 
 /**
  * The format-neutral view of a filesystem that importers produce and exporters consume (the
@@ -24,6 +24,10 @@ export interface SourceNode {
   size: number;
   target?: Uint8Array;
   rdev?: [number, number];
+  /** Extended attributes of every namespace, as getxattr(2) gives them (POSIX ACLs in the xattr format). Absent when none. */
+  xattrs?: Xattr[];
+  /** Inode flags that mean something to a user, as lsattr letters in lsattr's order. Absent when none. */
+  flags?: string;
 }
 
 /** A filesystem or directory tree to convert from. Every listing is in a deterministic order. */

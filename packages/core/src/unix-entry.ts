@@ -20,6 +20,10 @@ export interface UnixEntry {
   target?: string;
   rdev?: [number, number];
   ino: number;
+  /** Extended attributes: name → value in base64 (POSIX ACLs as getfattr shows them). Absent when none. */
+  xattrs?: Record<string, string>;
+  /** Inode flags as lsattr letters (only those that mean something to a user). Absent when none. */
+  flags?: string;
   /** On FAT volumes: where the entry is stored ('/'-rooted FAT path, names as FAT shows them). */
   fatPath?: string;
 }

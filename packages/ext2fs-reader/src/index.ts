@@ -11,3 +11,4 @@ export * from './volume.js';
 export * from './walk.js';
 export * from './check.js';
 export * from './bitmap.js';
+export * from './xattr.js';

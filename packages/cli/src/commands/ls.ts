@@ -9,6 +9,8 @@ export interface LsArgs {
   quiet: boolean;
   tz: string;
   partition?: number | undefined;
+  /** Exit 1 when any rights record is no longer trusted (the volume changed on FAT since conversion). */
+  strict?: boolean;
 }
 
 /** `fsconv ls DEVICE`: every entry but the root, streamed (JSON Lines with --json). */
