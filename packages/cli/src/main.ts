@@ -12,6 +12,10 @@ import { FatError } from '@fsconv/fat';
 import { InterruptedConversion } from './interruption.js';
 import { TargetRefusal } from './target.js';
 import { LineOutput, OutputClosed } from './output.js';
+import {
+  OptionError, checkMode, joinDashValues, parseClusterSize, parseCodepage, parseLabel, parsePartition, parseRootEntries, parseSize,
+  parseSourceCharset, parseTz, parseVolumeId, refuseMissingValues, volumeIdText,
+} from './options.js';
 
 /** Exit codes: 0 done, 1 refused or failed (one line saying why), 2 usage. */
 export const EXIT_OK = 0;
@@ -31,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
   let result = EXIT_OK;
   const stdout = new LineOutput(1);
   const stdoutLine = stdout.line;
-  const parser = yargs(argv)
+  const args = joinDashValues(argv);
+  const parser = yargs(args)
     .scriptName('fsconv')
     .usage('$0 <command> DEVICE [options]\n\nConverts filesystems in place (ext2 → FAT). DEVICE is a block device or an image file.')
     .command(
@@ -39,16 +44,19 @@ export async function main(argv: string[]): Promise<number> {
       'Show what is on DEVICE: filesystem, sizes, counts, free space (reads only)',
       (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'block device or image file' }),
       (a) => {
-        result = infoCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, partition: partitionOf(a.partition) }, stdoutLine);
+        result = infoCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, partition: parsePartition(a.partition) }, stdoutLine);
       },
     )
     .command(
       'ls <device>',
       'List every entry on DEVICE with its Unix metadata (reads only)',
       (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'block device or image file' })
-        .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times without a rights file: local, UTC or ±HH:MM' }),
+        .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times without a rights file: local, UTC, an IANA zone (Europe/Paris) or ±HH:MM within ±14:00' })
+        .option('strict', { type: 'boolean', default: false, describe: 'exit 1 when any rights record is no longer trusted: the volume was changed on FAT since its conversion' }),
       (a) => {
-        result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, tz: a.tz as string, partition: partitionOf(a.partition) }, stdoutLine);
+        const tz = parseTz(a.tz);
+        const partition = parsePartition(a.partition);
+        result = lsCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, tz, partition, strict: a.strict as boolean }, stdoutLine);
       },
     )
     .command(
@@ -56,7 +64,9 @@ export async function main(argv: string[]): Promise<number> {
       'Convert SOURCE to FAT in place (asks first; --yes to skip), or with --output build a new FAT image and leave SOURCE untouched',
       (y) => convertOptions(y),
       (a) => {
-        result = convertCommand(convertArgs(a, false), stdoutLine);
+        const { args, note } = convertArgs(a, false);
+        result = convertCommand(args, stdoutLine);
+        if (note !== null) process.stderr.write(`fsconv: ${note}\n`);
       },
     )
     .command(
@@ -65,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('device', { type: 'string', demandOption: true, describe: 'the device being converted' })
         .option('discard', { type: 'boolean', default: false, describe: 'drop a stale or damaged journal that lies beside a readable ext2 (never a sound one)' }),
       (a) => {
-        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, discard: a.discard as boolean, partition: partitionOf(a.partition) }, stdoutLine);
+        result = resumeCommand({ device: a.device as string, json: a.json as boolean, quiet: a.quiet as boolean, discard: a.discard as boolean, partition: parsePartition(a.partition) }, stdoutLine);
       },
     )
     .command(
@@ -73,7 +83,9 @@ export async function main(argv: string[]): Promise<number> {
       'Dry run of convert: feasible or not, which FAT type and cluster size and why, what will be renamed or lost; writes nothing',
       (y) => convertOptions(y),
       (a) => {
-        result = convertCommand(convertArgs(a, true), stdoutLine);
+        const { args, note } = convertArgs(a, true);
+        result = convertCommand(args, stdoutLine);
+        if (note !== null) process.stderr.write(`fsconv: ${note}\n`);
       },
     )
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
@@ -90,6 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   try {
+    refuseMissingValues(args);
     await parser.parseAsync();
     stdout.flush();
     return result;
@@ -99,6 +112,11 @@ export async function main(argv: string[]): Promise<number> {
       stdout.flush();
     } catch {
       /* the reader is gone; the error below still goes to stderr */
+    }
+    if (e instanceof OptionError) {
+      // Says which option and what it takes: one line, no pointer to --help.
+      process.stderr.write(`fsconv: ${e.message}\n`);
+      return EXIT_USAGE;
     }
     if (e instanceof UsageError) {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
@@ -120,43 +138,50 @@ export async function main(argv: string[]): Promise<number> {
 function convertOptions(y: any) {
   return y
     .positional('source', { type: 'string', demandOption: true, describe: 'ext2 device/image, or a directory with --from dir' })
-    .option('from', { choices: ['ext2', 'dir'], demandOption: true, describe: 'what SOURCE holds' })
+    .option('from', { choices: ['ext2', 'dir'], demandOption: true, describe: 'what SOURCE holds (dir: only with --output)' })
     .option('to', { choices: ['vfat+rights', 'vfat', 'msdos'], default: 'vfat+rights', describe: 'FAT flavour to build' })
     .option('output', { alias: 'o', type: 'string', describe: 'write a new FAT image here instead of converting in place' })
-    .option('size', { type: 'string', describe: 'size of the FAT filesystem (bytes or K/M/G/T; default: the source size)' })
+    .option('size', { type: 'string', describe: 'with --output: size of the FAT filesystem (bytes or K/M/G/T; default: the source size; needed with --from dir)' })
     .option('fat-bits', { choices: [12, 16, 32], type: 'number', describe: 'force the FAT type' })
-    .option('cluster-size', { type: 'number', describe: 'force the cluster size in bytes (512..32768, 65536 allowed when forced)' })
+    .option('cluster-size', { type: 'string', describe: 'force the cluster size: a power of two from 512 to 65536 bytes, as 4096 or 4K (65536 only this way)' })
     .option('keep-partition-type', { type: 'boolean', default: false, describe: 'in place in a partition: leave its type in the partition table (by default it becomes a FAT type)' })
     .option('root-entries', { type: 'number', describe: 'FAT12/16: entries of the fixed root directory (16..65520, rounded up to whole sectors; default 512, as mkfs.fat)' })
-    .option('label', { type: 'string', describe: 'volume label (default: the ext2 volume name)' })
-    .option('volume-id', { type: 'string', describe: 'volume serial number, 8 hex digits (default: from the ext2 UUID)' })
-    .option('codepage', { type: 'string', default: 'cp437', describe: 'OEM code page for short names' })
-    .option('source-charset', { type: 'string', default: 'utf-8', describe: 'how source names are encoded' })
-    .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times: local, UTC or ±HH:MM' })
-    .option('partition-table', { choices: ['mbr'], describe: 'wrap the filesystem in a disk image with one partition' })
-    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'convert in place without asking' })
+    .option('label', { type: 'string', describe: "volume label: up to 11 of A-Z 0-9 space ! # $ % & ' ( ) - @ ^ _ ` { } ~, lower case stored upper case (with a note), '' for none; anything else is refused (default: the ext2 volume name)" })
+    .option('volume-id', { type: 'string', describe: 'volume serial number: 8 hex digits, as 1234ABCD or 1234-ABCD (default: from the ext2 UUID)' })
+    .option('codepage', { type: 'string', default: 'cp437', describe: 'OEM code page of short names: a single-byte DOS one (cp437, cp850, cp852, cp866, …; also 850)' })
+    .option('source-charset', { type: 'string', default: 'utf-8', describe: 'how source names are encoded: utf-8 or another charset that keeps ASCII as is (latin1, cp1252, shift_jis, gbk, …)' })
+    .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times: local, UTC, an IANA zone (Europe/Paris) or ±HH:MM within ±14:00' })
+    .option('partition-table', { choices: ['mbr'], describe: 'with --output: wrap the filesystem in a disk image with one partition' })
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'in place: convert without asking' })
     .option('force', { type: 'boolean', default: false, describe: 'with --output: replace an existing file, or overwrite a block device' });
 }
 
+/**
+ * The convert/check options, every value and combination checked (OptionError) before anything is
+ * opened; with the note to print once the command has run (not before a refusal, which stays one
+ * line) when FAT stores the label otherwise than given.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function convertArgs(a: any, dryRun: boolean): ConvertArgs {
-  return {
-    from: a.from, to: a.to, source: a.source, output: a.output, size: a.size, fatBits: a.fatBits, clusterSize: a.clusterSize,
-    partition: partitionOf(a.partition), keepPartitionType: a.keepPartitionType as boolean, rootEntries: rootEntriesOf(a.rootEntries), label: a.label, volumeId: a.volumeId, codepage: a.codepage, sourceCharset: a.sourceCharset, tz: a.tz,
+function convertArgs(a: any, dryRun: boolean): { args: ConvertArgs; note: string | null } {
+  const from = a.from as 'ext2' | 'dir';
+  const output = a.output as string | undefined;
+  checkMode({
+    from, output, size: a.size, partitionTable: a.partitionTable, force: a.force, yes: a.yes,
+    keepPartitionType: a.keepPartitionType, partition: a.partition, rootEntries: a.rootEntries, fatBits: a.fatBits,
+  });
+  const codepage = parseCodepage(a.codepage);
+  const sourceCharset = parseSourceCharset(a.sourceCharset);
+  const tz = parseTz(a.tz);
+  const size = a.size !== undefined ? parseSize(a.size) : undefined;
+  const clusterSize = a.clusterSize !== undefined ? parseClusterSize(a.clusterSize) : undefined;
+  const volumeId = a.volumeId !== undefined ? volumeIdText(parseVolumeId(a.volumeId)) : undefined;
+  const label = a.label !== undefined ? parseLabel(a.label) : undefined;
+  const partition = parsePartition(a.partition);
+  const rootEntries = parseRootEntries(a.rootEntries);
+  const args: ConvertArgs = {
+    from, to: a.to, source: a.source, output, size, fatBits: a.fatBits, clusterSize,
+    partition, keepPartitionType: a.keepPartitionType as boolean, rootEntries, label: label?.label, volumeId, codepage, sourceCharset, tz,
     partitionTable: a.partitionTable, json: a.json, quiet: a.quiet, dryRun, yes: a.yes, force: a.force,
   };
-}
-
-/** --root-entries: a whole number the BPB can hold (its 16-bit field, whole 512-byte sectors of entries). */
-function rootEntriesOf(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 16 || v > 65520) throw new UsageError(`--root-entries must be a whole number from 16 to 65520, not '${String(v)}'`);
-  return v;
-}
-
-/** --partition: a partition number as Linux counts them (1..4 primary, 5.. logical; GPT entries). */
-function partitionOf(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 4096) throw new UsageError(`--partition must be a partition number (1, 2, …), not '${String(v)}'`);
-  return v;
+  return { args, note: label?.note ?? null };
 }

@@ -45,8 +45,9 @@ export function fatToUnix(date: number, time: number, offsetSeconds: number, cen
 }
 
 /**
- * Parses `--tz`: 'UTC', '+HH:MM'/'-HH:MM', or 'local' (the offset of this machine's zone at the
- * given instant, as the kernel would use it when mounting here).
+ * Parses `--tz`: 'UTC', '+HH:MM'/'-HH:MM', 'local' (the offset of this machine's zone at the
+ * given instant, as the kernel would use it when mounting here), or an IANA zone such as
+ * 'Europe/Paris' (its offset at the given instant).
  */
 export function parseTimeZone(tz: string): (unixSeconds: number) => number {
   if (tz === 'UTC' || tz === 'utc' || tz === 'Z') return () => 0;
@@ -56,5 +57,43 @@ export function parseTimeZone(tz: string): (unixSeconds: number) => number {
     return () => off;
   }
   if (tz === 'local') return (s) => -new Date(s * 1000).getTimezoneOffset() * 60;
-  throw new Error(`unknown time zone '${tz}' (use local, UTC or ±HH:MM)`);
+  const zone = zoneOffsets(tz);
+  if (zone !== null) return zone;
+  throw new Error(`unknown time zone '${tz}' (use local, UTC, an IANA zone such as Europe/Paris, or ±HH:MM)`);
+}
+
+/**
+ * An IANA zone's offset at each instant, from Intl (null when Intl does not know the zone). Only
+ * instants near FAT's range matter (others are clamped). Offsets are kept per quarter hour when
+ * both ends of it agree (a zone changes offset at most once in 15 minutes), so a large tree asks
+ * Intl a few times per distinct quarter hour rather than three times per file.
+ */
+function zoneOffsets(tz: string): ((unixSeconds: number) => number) | null {
+  let f: Intl.DateTimeFormat;
+  try {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' });
+  } catch {
+    return null;
+  }
+  const at = (s: number): number => {
+    const name = f.formatToParts(new Date(s * 1000)).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    const o = /^GMT(?:([+-])(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(name);
+    if (!o) throw new Error(`time zone '${tz}': cannot read the offset '${name}'`);
+    if (o[1] === undefined) return 0;
+    return (Number(o[2]) * 3600 + Number(o[3]) * 60 + Number(o[4] ?? 0)) * (o[1] === '-' ? -1 : 1);
+  };
+  const QUARTER = 900;
+  const cache = new Map<number, number | null>();
+  return (s) => {
+    const t = Math.min(Math.max(Math.floor(s), MIN_UNIX - 2 * 86400), MAX_UNIX + 2 * 86400);
+    const q = Math.floor(t / QUARTER);
+    let off = cache.get(q);
+    if (off === undefined) {
+      const a = at(q * QUARTER);
+      off = a === at(q * QUARTER + QUARTER - 1) ? a : null;
+      if (cache.size >= 65536) cache.clear();
+      cache.set(q, off);
+    }
+    return off ?? at(t);
+  };
 }
