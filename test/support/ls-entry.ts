@@ -11,6 +11,8 @@
 //   nlink
 //   target symlinks only; the target bytes decoded like names
 //   rdev   [major, minor], char and block devices only
+//   xattrs { name: base64 value } of every extended attribute (POSIX ACLs as getfattr shows them); absent when none
+//   flags  inode flags as lsattr letters (those that mean something to a user); absent when none
 //   ino
 // Absent fields are omitted (never null).
 
@@ -29,6 +31,8 @@ export interface LsEntry {
   nlink: number;
   target?: string;
   rdev?: [number, number];
+  xattrs?: Record<string, string>;
+  flags?: string;
   ino: number;
   /** FAT volumes only: where the entry is stored ('/'-rooted FAT path). */
   fatPath?: string;
@@ -36,7 +40,7 @@ export interface LsEntry {
 
 /** Field order used by canonicalEntry (the order the contract lists them in). */
 export const LS_ENTRY_FIELDS = [
-  'path', 'type', 'size', 'mode', 'uid', 'gid', 'atime', 'mtime', 'ctime', 'nlink', 'target', 'rdev', 'ino', 'fatPath',
+  'path', 'type', 'size', 'mode', 'uid', 'gid', 'atime', 'mtime', 'ctime', 'nlink', 'target', 'rdev', 'xattrs', 'flags', 'ino', 'fatPath',
 ] as const satisfies readonly (keyof LsEntry)[];
 
 const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -83,7 +87,7 @@ export function canonicalEntry(e: LsEntry): LsEntry {
   const out: Record<string, unknown> = {};
   for (const k of LS_ENTRY_FIELDS) {
     const v = e[k];
-    if (v !== undefined && v !== null) out[k] = Array.isArray(v) ? [...v] : v;
+    if (v !== undefined && v !== null) out[k] = Array.isArray(v) ? [...v] : typeof v === 'object' ? { ...v } : v;
   }
   return out as unknown as LsEntry;
 }
@@ -142,6 +146,14 @@ export function checkLsEntry(v: unknown): string | undefined {
   } else if (o['rdev'] !== undefined) {
     return 'rdev must be present only for devices';
   }
+  const x = o['xattrs'];
+  if (x !== undefined) {
+    if (typeof x !== 'object' || Array.isArray(x) || Object.keys(x as object).length === 0) return 'xattrs must be a non-empty {name: base64} object';
+    for (const [k, val] of Object.entries(x as Record<string, unknown>)) {
+      if (k === '' || typeof val !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(val)) return `xattrs: '${k}' has no base64 value`;
+    }
+  }
+  if (o['flags'] !== undefined && (typeof o['flags'] !== 'string' || !/^[a-zA-Z]+$/.test(o['flags']))) return 'flags must be non-empty lsattr letters';
   let modeType: EntryType;
   try {
     modeType = typeFromMode(o['mode'] as number);

@@ -89,14 +89,14 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
     const dir = stack.pop()!;
     const isRoot = dir === root;
     const layout = layoutDirectory(tree, dir, isRoot, naming);
-    noteDirectory(layout, opts.target, notes);
+    noteDirectory(layout, opts.target, notes, isRoot ? dir : undefined);
     directorySlots.set(dir.linkId, layout.slots);
     if (layout.slots > MAX_DIR_SLOTS) oversizeDirectories.push({ path: dir.path, slots: layout.slots, entries: layout.children.length });
     if (isRoot) rootSlots = layout.slots;
     else add(directoryBytes(layout.slots), true);
     if (layout.rights) {
-      add(layout.rights.bytes.length, false);
-      rightsBytes.set(dir.linkId, layout.rights.bytes.length);
+      add(layout.rights.length, false);
+      rightsBytes.set(dir.linkId, layout.rights.length);
     }
     directories++;
     const subdirs: SourceNode[] = [];
@@ -226,10 +226,7 @@ export function writeFatImage(
       const layout = layoutDirectory(tree, dir, isRoot, naming);
       const bytes = isRoot && !rootIsCluster ? g.rootEntries * DIRENT_SIZE : Math.max(1, Math.ceil(directoryBytes(layout.slots) / cs)) * cs;
       const place: DirectoryPlacement = { self: start, parent: parent === root ? 0 : parentStart, rights: 0, children: [] };
-      if (layout.rights) {
-        place.rights = allocate(layout.rights.bytes.length, false);
-        if (place.rights !== 0) write(layout.rights.bytes, clusterPos(place.rights));
-      }
+      if (layout.rights) place.rights = allocate(layout.rights.length, false);
       const subdirs: Array<{ node: SourceNode; start: number; parentStart: number; parent: SourceNode }> = [];
       for (const { node } of layout.children) {
         let first = 0;
@@ -242,6 +239,8 @@ export function writeFatImage(
         }
         place.children.push({ cluster: first, size: storedSize(node) });
       }
+      // The rights file last: its records hold where each child was put.
+      if (layout.rights && place.rights !== 0) write(layout.rights.encode(place.children, tzOffset), clusterPos(place.rights));
       const buf = encodeDirectory(layout, place, { dir, parentNode: parent, isRoot, label: naming.label, tzOffset }, bytes);
       write(buf, isRoot && !rootIsCluster ? (g.reservedSectors + 2 * g.fatSectors) * g.bytesPerSector : clusterPos(start));
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);

@@ -2,7 +2,7 @@ import {
   ATTR, DIRENT_SIZE, encodeLongNameSlots, encodeShortEntry, lfnChecksum, unixToFat,
   type PlannedName, type ShortEntry,
 } from '@fsconv/fat';
-import { attributesOf, type DirectoryLayout } from './fat-layout.js';
+import { attributesOf, keptTime, type DirectoryLayout } from './fat-layout.js';
 import type { SourceNode } from './model.js';
 
 /** Where a directory's entries point: filled in by whoever allocates clusters. */
@@ -42,9 +42,13 @@ const dotName = (dots: 1 | 2): Uint8Array => {
 export function encodeDirectory(layout: DirectoryLayout, place: DirectoryPlacement, ctx: DirectoryContext, bytes: number): Uint8Array {
   const buf = new Uint8Array(bytes);
   const times = (n: SourceNode) => {
-    const m = unixToFat(n.mtime.sec, n.mtime.nsec, ctx.tzOffset(n.mtime.sec));
-    const c = unixToFat(n.ctime.sec, n.ctime.nsec, ctx.tzOffset(n.ctime.sec));
-    const a = unixToFat(n.atime.sec, n.atime.nsec, ctx.tzOffset(n.atime.sec));
+    const fat = (t: SourceNode['mtime']) => {
+      const k = keptTime(t);
+      return unixToFat(k.sec, k.nsec, ctx.tzOffset(k.sec));
+    };
+    const m = fat(n.mtime);
+    const c = fat(n.ctime);
+    const a = fat(n.atime);
     return { createCentis: c.centis, createTime: c.time, createDate: c.date, accessDate: a.date, writeTime: m.time, writeDate: m.date };
   };
   const entry = (name: Uint8Array, ntCase: number, attr: number, cluster: number, size: number, t: SourceNode): ShortEntry => ({
@@ -69,7 +73,7 @@ export function encodeDirectory(layout: DirectoryLayout, place: DirectoryPlaceme
   }
   if (layout.rights) {
     slot = put(slot, layout.rights.name, entry(layout.rights.name.shortName, layout.rights.name.ntCase,
-      ATTR.hidden | ATTR.system | ATTR.archive, place.rights, layout.rights.bytes.length, ctx.dir));
+      ATTR.hidden | ATTR.system | ATTR.archive, place.rights, layout.rights.length, ctx.dir));
   }
   layout.children.forEach(({ node, name }, i) => {
     const c = place.children[i]!;

@@ -1,7 +1,8 @@
 import {
-  ATTR, DIRENT_SIZE, DirectoryNamer, RIGHTS_FILE_NAME, encodeRightsFile, slotsFor,
-  type NameTarget, type PlannedName, type RightsRecord,
+  ATTR, DIRENT_SIZE, DirectoryNamer, RIGHTS_FILE_NAME, encodeRightsFile, slotsFor, unixToFat,
+  type FatSnapshot, type NameTarget, type PlannedName, type RightsRecord,
 } from '@fsconv/fat';
+import type { Timestamp } from '@fsconv/ext2fs-reader';
 import { ConversionError, type ConversionNotes, type SourceNode, type SourceTree } from './model.js';
 
 export type FatTarget = 'vfat+rights' | 'vfat' | 'msdos';
@@ -20,11 +21,22 @@ export interface PlacedChild {
   name: PlannedName;
 }
 
+/** Where each child was put: its first cluster and stored size, in layout order (DirectoryPlacement's). */
+export type ChildPlacement = ReadonlyArray<{ cluster: number; size: number }>;
+
+/** A directory's rights file (vfat+rights): its name, its length, and its bytes once the children are placed. */
+export interface RightsFileLayout {
+  name: PlannedName;
+  /** Known before anything is placed: the FAT snapshots in it have a fixed width. */
+  length: number;
+  /** The bytes, with each record's snapshot of the FAT entry it describes. */
+  encode(children: ChildPlacement, tzOffset: (unixSeconds: number) => number): Uint8Array;
+}
+
 /** A directory's FAT contents: its children's names, its rights file, and its size in slots. */
 export interface DirectoryLayout {
   children: PlacedChild[];
-  /** The rights file's name and bytes (vfat+rights only). */
-  rights: { name: PlannedName; bytes: Uint8Array } | null;
+  rights: RightsFileLayout | null;
   /** Slots used: dot entries, label, rights file, children with their long-name slots. */
   slots: number;
   /** Children not stored at all (special files without a rights file to describe them). */
@@ -41,17 +53,34 @@ export function attributesOf(node: SourceNode): number {
 export const isSpecial = (node: SourceNode): boolean =>
   node.type === 'fifo' || node.type === 'char' || node.type === 'block' || node.type === 'socket';
 
-/** The rights record of a node stored under `fatName`. */
+/**
+ * A time as the rights file (and FAT) can hold it: ext4 keeps 30 bits of nanoseconds, so a source
+ * may say more than 999,999,999 (e2fsck leaves it); such a value is kept as the last nanosecond of
+ * its second, and noteDirectory reports it.
+ */
+export const keptTime = (t: Timestamp): Timestamp => (t.nsec <= 999_999_999 ? t : { sec: t.sec, nsec: 999_999_999 });
+
+/** The FAT write date and time of a node (what its directory entry holds, and its snapshot). */
+export function fatWriteTime(node: SourceNode, tzOffset: (unixSeconds: number) => number): { date: number; time: number } {
+  const m = keptTime(node.mtime);
+  return unixToFat(m.sec, m.nsec, tzOffset(m.sec));
+}
+
+/** The rights record of a node stored under `fatName` (its `fat` snapshot is added once it is placed). */
 export function rightsRecordOf(node: SourceNode, fatName: string): RightsRecord {
   const r: RightsRecord = {
     fatName, originalName: node.name, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid,
-    atime: node.atime, mtime: node.mtime, ctime: node.ctime, nlink: node.nlink,
+    atime: keptTime(node.atime), mtime: keptTime(node.mtime), ctime: keptTime(node.ctime), nlink: node.nlink,
   };
   if (node.type !== 'dir' && node.nlink > 1) r.linkGroup = node.linkId;
   if (node.target !== undefined) r.target = node.target;
   if (node.rdev !== undefined) r.rdev = node.rdev;
+  if (node.flags !== undefined && node.flags !== '') r.flags = node.flags;
+  if (node.xattrs !== undefined && node.xattrs.length > 0) r.xattrs = node.xattrs;
   return r;
 }
+
+const NO_PLACE: FatSnapshot = { cluster: 0, size: 0, writeDate: 0, writeTime: 0, attr: 0, shortName: new Uint8Array(11) };
 
 /**
  * Names the children of `dir` for FAT and builds its rights file. Pure given the tree: called
@@ -76,15 +105,43 @@ export function layoutDirectory(tree: SourceTree, dir: SourceNode, isRoot: boole
   }
   let rights: DirectoryLayout['rights'] = null;
   if (rightsName !== null) {
-    const records = [rightsRecordOf(dir, '.'), ...children.map((c) => rightsRecordOf(c.node, c.name.displayName))];
-    rights = { name: rightsName, bytes: encodeRightsFile(records) };
+    const self = rightsRecordOf(dir, '.');
+    const records = children.map((c) => rightsRecordOf(c.node, c.name.displayName));
+    const withSnapshots = (snapshot: (i: number) => FatSnapshot): RightsRecord[] => [self, ...records.map((r, i) => ({ ...r, fat: snapshot(i) }))];
+    // Encoding refuses what a reader would refuse: do it once now, so that a bad record is a
+    // refusal before anything is written, and to learn the length.
+    const length = encodeRightsFile(withSnapshots((i) => ({ ...NO_PLACE, shortName: children[i]!.name.shortName }))).length;
+    rights = {
+      name: rightsName, length,
+      encode: (placed, tzOffset) => {
+        const bytes = encodeRightsFile(withSnapshots((i) => {
+          const c = children[i]!;
+          const w = fatWriteTime(c.node, tzOffset);
+          return { cluster: placed[i]!.cluster, size: placed[i]!.size, writeDate: w.date, writeTime: w.time, attr: attributesOf(c.node), shortName: c.name.shortName };
+        }));
+        if (bytes.length !== length) throw new Error(`${dir.path}: the rights file came out ${bytes.length} bytes, planned ${length} (internal)`);
+        return bytes;
+      },
+    };
   }
   return { children, rights, slots: namer.slotsUsed + reservedSlots, skipped };
 }
 
-/** The notes a directory layout adds to the report (renames, losses). */
-export function noteDirectory(layout: DirectoryLayout, target: FatTarget, notes: ConversionNotes): void {
+/** What a node has that the target cannot keep: its xattrs and flags without a rights file, times beyond a second. */
+function noteKept(node: SourceNode, target: FatTarget, notes: ConversionNotes): void {
+  for (const k of ['atime', 'mtime', 'ctime'] as const) {
+    if (node[k].nsec > 999_999_999) notes.losses.push({ path: node.path, what: `${k} nanoseconds ${node[k].nsec} (more than a second) kept as 999999999` });
+  }
+  if (target === 'vfat+rights') return;
+  for (const x of node.xattrs ?? []) notes.losses.push({ path: node.path, what: `extended attribute ${x.name} not kept (no rights file)` });
+  if (node.flags) notes.losses.push({ path: node.path, what: `inode flags '${node.flags}' not kept (no rights file)` });
+}
+
+/** The notes a directory layout adds to the report (renames, losses); `self` is the directory itself, given for the root. */
+export function noteDirectory(layout: DirectoryLayout, target: FatTarget, notes: ConversionNotes, self?: SourceNode): void {
+  if (self !== undefined) noteKept(self, target, notes);
   for (const c of layout.children) {
+    noteKept(c.node, target, notes);
     if (c.name.rename) notes.renames.push({ path: c.node.path, fatName: c.name.displayName, reason: c.name.rename.reason });
     if (target !== 'vfat+rights' && c.node.type === 'symlink') {
       notes.losses.push({ path: c.node.path, what: 'symlink stored as a small file holding its target' });

@@ -17,8 +17,10 @@
 import * as zlib from 'node:zlib';
 import { LFN_MAX_UNITS, RIGHTS_FILE_NAME } from './constants.js';
 
-/** Major version: a reader refuses any other. */
-export const RIGHTS_FORMAT_VERSION = 1;
+/** Major version written. A reader refuses majors it does not know (this one reads 1 and 2). */
+export const RIGHTS_FORMAT_VERSION = 2;
+/** Every major version this reader decodes. */
+export const RIGHTS_FORMAT_VERSIONS_READ: readonly number[] = [1, 2];
 /** Minor version written; readers of the same major accept any minor (unknown fields skipped). */
 export const RIGHTS_FORMAT_MINOR = 0;
 /** First word of the header line. */
@@ -55,6 +57,33 @@ export interface RightsRecord {
   target?: Uint8Array;
   /** Character and block devices only (required there): [major, minor]. */
   rdev?: [number, number];
+  /** Extended attributes, in order (v2): full names and raw values. */
+  xattrs?: RightsXattr[];
+  /** Inode flags as lsattr letters (v2), e.g. "ia". */
+  flags?: string;
+  /**
+   * What the entry's FAT directory entry held when the record was written (v2; required there on
+   * every record but '.'), so a reader can tell whether the volume changed it since.
+   */
+  fat?: FatSnapshot;
+}
+
+export interface RightsXattr {
+  /** "user.comment", "system.posix_acl_access", …: 1..255 bytes of UTF-8, no NUL. */
+  name: string;
+  value: Uint8Array;
+}
+
+/** The fields of a FAT short entry that change when the volume is used. */
+export interface FatSnapshot {
+  cluster: number;
+  size: number;
+  writeDate: number;
+  writeTime: number;
+  /** The attribute byte, archive bit included (readers ignore that one: backup tools clear it). */
+  attr: number;
+  /** The 11 bytes of the 8.3 name as stored. */
+  shortName: Uint8Array;
 }
 
 /** Every refusal of the codec: one line naming what is wrong and where. */
@@ -89,6 +118,13 @@ export const RIGHTS_MAX_SEC = 2 ** 34;
 export const RIGHTS_MIN_SEC = -(2 ** 34);
 const MAX_NAME_BYTES = 255;
 const MAX_TARGET_BYTES = 65535;
+/** An xattr value fits in one filesystem block (64 KiB at most on ext2/3/4). */
+export const RIGHTS_MAX_XATTR_VALUE = 65536;
+/** Per record: more than any ext2 block (or inode) can hold. */
+export const RIGHTS_MAX_XATTRS = 4096;
+const MAX_XATTR_NAME = 255;
+/** lsattr's letters (e2fsprogs lib/e2p/pf.c), the only ones a `flags` field may hold. */
+export const RIGHTS_FLAG_LETTERS = 'suSDiadAcEjItTeCxFNPVmh';
 
 // ------------------------------------------------------------------------------------------------
 // shared helpers
@@ -248,6 +284,54 @@ function validateRecord(r: RightsRecord, fail: (field: string, msg: string) => n
   } else if (r.rdev !== undefined) {
     fail('rdev', `is only allowed on a char or block device, not on a ${t}`);
   }
+
+  // v2 fields
+  if (r.flags !== undefined) {
+    const f = r.flags as unknown;
+    if (typeof f !== 'string' || f.length === 0) fail('flags', 'is empty or not a string');
+    for (let i = 0; i < f.length; i++) {
+      if (!RIGHTS_FLAG_LETTERS.includes(f[i]!)) fail('flags', `'${show(f)}': '${show(f[i]!)}' is not an lsattr letter (${RIGHTS_FLAG_LETTERS})`);
+      if (f.indexOf(f[i]!) !== i) fail('flags', `'${show(f)}' has '${f[i]}' twice`);
+    }
+  }
+  if (r.xattrs !== undefined) {
+    const xs = r.xattrs as unknown;
+    if (!Array.isArray(xs)) fail('xattr', 'is not a list');
+    if (xs.length > RIGHTS_MAX_XATTRS) fail('xattr', `${xs.length} extended attributes (at most ${RIGHTS_MAX_XATTRS})`);
+    const names = new Set<string>();
+    xs.forEach((x: RightsXattr, i) => {
+      const key = `xattr${i}`;
+      if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || !(x.value instanceof Uint8Array)) fail(key, 'is not {name, value}');
+      const nameBytes = utf8Encoder.encode(x.name);
+      if (nameBytes.length === 0 || nameBytes.length > MAX_XATTR_NAME) fail(key, `name is ${nameBytes.length} bytes long (1..${MAX_XATTR_NAME})`);
+      if (nameBytes.includes(0) || LONE_SURROGATE.test(x.name)) fail(key, `name '${show(x.name)}' holds a NUL or an unpaired surrogate`);
+      if (names.has(x.name)) fail(key, `name '${show(x.name)}' appears twice`);
+      names.add(x.name);
+      if (x.value.length > RIGHTS_MAX_XATTR_VALUE) fail(key, `value of '${show(x.name)}' is ${x.value.length} bytes (at most ${RIGHTS_MAX_XATTR_VALUE})`);
+    });
+  }
+  if (r.fat !== undefined) {
+    if (self) fail('fat', "is not allowed in the record named '.' (the directory's entry is in its parent)");
+    const f = r.fat as unknown as FatSnapshot;
+    if (typeof f !== 'object' || f === null) fail('fat', 'is not an object');
+    if (!isU32(f.cluster) || f.cluster > 0x0fffffff) fail('fat', `cluster ${String(f.cluster)} is not in 0..0x0fffffff`);
+    if (!isU32(f.size)) fail('fat', `size ${String(f.size)} is not in 0..${MAX_U32}`);
+    for (const k of ['writeDate', 'writeTime'] as const) if (!isU32(f[k]) || f[k] > 0xffff) fail('fat', `${k} ${String(f[k])} is not in 0..0xffff`);
+    if (!isU32(f.attr) || f.attr > 0xff) fail('fat', `attr ${String(f.attr)} is not in 0..0xff`);
+    if (!(f.shortName instanceof Uint8Array) || f.shortName.length !== 11) fail('fat', 'short name is not 11 bytes');
+  }
+}
+
+const hex = (n: number, digits: number): string => n.toString(16).padStart(digits, '0');
+
+/** The `fat` value: fixed width (8:8:8:2:11 bytes escaped), so a record's length does not depend on where the entry lies. */
+function formatSnapshot(f: FatSnapshot): string {
+  return `${hex(f.cluster, 8)}:${hex(f.size, 8)}:${hex(f.writeDate, 4)}${hex(f.writeTime, 4)}:${hex(f.attr, 2)}:${escapeBytes(f.shortName)}`;
+}
+
+/** An xattr's `NAME=VALUE`: the name escaped with '=' too (%3D), the value escaped as bytes. */
+function formatXattr(x: RightsXattr): string {
+  return `${escapeBytes(utf8Encoder.encode(x.name)).replace(/=/g, '%3D')}=${escapeBytes(x.value)}`;
 }
 
 /**
@@ -299,6 +383,12 @@ export function encodeRightsFile(records: readonly RightsRecord[]): Uint8Array {
     line += ` atime=${formatTime(r.atime)} mtime=${formatTime(r.mtime)} ctime=${formatTime(r.ctime)}`;
     if (r.rdev !== undefined) line += ` rdev=${r.rdev[0]}:${r.rdev[1]}`;
     if (r.target !== undefined) line += ` target=${escapeBytes(r.target)}`;
+    if (r.flags !== undefined) line += ` flags=${r.flags}`;
+    r.xattrs?.forEach((x, j) => {
+      line += ` xattr${j}=${formatXattr(x)}`;
+    });
+    if (r.fat !== undefined) line += ` fat=${formatSnapshot(r.fat)}`;
+    else if (r.fatName !== RIGHTS_SELF_NAME) fail('fat', `is missing (required in version ${RIGHTS_FORMAT_VERSION} on every record but '.')`);
     lines.push(line + '\n');
   });
   const body = utf8Encoder.encode(lines.join(''));
@@ -321,6 +411,10 @@ const TIME = /^(-?)(0|[1-9][0-9]{0,10})\.([0-9]{9})$/;
 const TYPES = new Set(Object.keys(RIGHTS_TYPE_BITS));
 const REQUIRED = ['name', 'orig', 'type', 'mode', 'uid', 'gid', 'nlink', 'atime', 'mtime', 'ctime'] as const;
 const KNOWN = new Set<string>([...REQUIRED, 'link', 'rdev', 'target']);
+/** Fields version 2 adds (in version 1 files they are unknown fields, skipped). */
+const KNOWN_V2 = new Set<string>(['flags', 'fat']);
+const XATTR_KEY = /^xattr(0|[1-9][0-9]{0,3})$/;
+const SNAPSHOT = /^([0-9a-f]{8}):([0-9a-f]{8}):([0-9a-f]{4})([0-9a-f]{4}):([0-9a-f]{2}):(.+)$/;
 
 /** Percent-decodes a value (the caller guarantees it holds only 0x21..0x7E). */
 function unescapeValue(v: string, at: number, key: string, fail: Fail): Uint8Array {
@@ -415,8 +509,9 @@ export function decodeRightsFile(bytes: Uint8Array): RightsRecord[] {
   const version = header[1] ?? '';
   const vm = /^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$/.exec(version);
   if (!vm) fail(`bad version '${show(version)}' (want MAJOR.MINOR, e.g. ${RIGHTS_FORMAT_VERSION}.${RIGHTS_FORMAT_MINOR})`, magic.length);
-  if (Number(vm[1]) !== RIGHTS_FORMAT_VERSION) {
-    fail(`unsupported rights file version ${version}: this reader knows major version ${RIGHTS_FORMAT_VERSION} only`, magic.length);
+  const major = Number(vm[1]);
+  if (!RIGHTS_FORMAT_VERSIONS_READ.includes(major)) {
+    fail(`unsupported rights file version ${version}: this reader knows major versions ${RIGHTS_FORMAT_VERSIONS_READ.join(' and ')} only`, magic.length);
   }
   {
     let at = magic.length + version.length + 1;
@@ -454,7 +549,7 @@ export function decodeRightsFile(bytes: Uint8Array): RightsRecord[] {
       if (m[2] !== hex8(crc)) fail(`CRC-32 mismatch: the end line says ${m[2]}, the content has ${hex8(crc)} (damaged)`, pos);
       return records;
     }
-    records.push(decodeRecord(line, pos, records.length + 1, index, fail));
+    records.push(decodeRecord(line, pos, records.length + 1, index, fail, major));
     pos = lf + 1;
   }
 }
@@ -478,7 +573,7 @@ function checkUnknownValue(key: string, value: string, at: number, fail: Fail): 
 }
 
 /** Bit of each known key, to find duplicates without a set per record. */
-const KEY_BIT: Readonly<Record<string, number>> = Object.fromEntries([...KNOWN].map((k, i) => [k, 1 << i]));
+const KEY_BIT: Readonly<Record<string, number>> = Object.fromEntries([...KNOWN, ...KNOWN_V2].map((k, i) => [k, 1 << i]));
 
 /** Byte offset of field `key`'s value in a record line that starts at `start` (for messages). */
 function valueOffset(line: string, start: number, key: string): number {
@@ -487,7 +582,7 @@ function valueOffset(line: string, start: number, key: string): number {
   return i < 0 ? start : start + i + key.length + 2;
 }
 
-function decodeRecord(line: string, start: number, n: number, index: NameIndex, fail: Fail): RightsRecord {
+function decodeRecord(line: string, start: number, n: number, index: NameIndex, fail: Fail, major: number): RightsRecord {
   if (line.length === 0) fail('empty line', start);
   let seen = 0;
   let unknown: Set<string> | undefined;
@@ -498,8 +593,28 @@ function decodeRecord(line: string, start: number, n: number, index: NameIndex, 
     const key = checkToken(token, at, fail);
     const v = token.slice(key.length + 1);
     const vat = at + key.length + 1;
-    const bit = hasOwn(KEY_BIT, key) ? KEY_BIT[key]! : 0;
-    if (bit !== 0) {
+    const v2 = major >= 2;
+    const known = hasOwn(KEY_BIT, key) && (v2 || !KNOWN_V2.has(key));
+    const bit = known ? KEY_BIT[key]! : 0;
+    const xattrIndex = v2 ? XATTR_KEY.exec(key) : null;
+    if (v2 && xattrIndex === null && /^xattr[0-9]+$/.test(key)) fail(`field '${key}': an xattr index has no leading zero and at most 4 digits`, at);
+    if (xattrIndex !== null) {
+      // xattr0, xattr1, …: in order, so a duplicate or a gap is an error.
+      const i = Number(xattrIndex[1]);
+      r.xattrs ??= [];
+      if (i !== r.xattrs.length) fail(`field '${key}' out of order (expected xattr${r.xattrs.length})`, at);
+      if (i >= RIGHTS_MAX_XATTRS) fail(`${key}: more than ${RIGHTS_MAX_XATTRS} extended attributes`, at);
+      const eq = v.indexOf('=');
+      if (eq <= 0) fail(`${key}: '${show(v)}' is not NAME=VALUE`, vat);
+      const nameBytes = unescapeValue(v.slice(0, eq), vat, key, fail);
+      let name = '';
+      try {
+        name = utf8Decoder.decode(nameBytes);
+      } catch {
+        fail(`${key}: the name is not valid UTF-8`, vat);
+      }
+      r.xattrs.push({ name, value: unescapeValue(v.slice(eq + 1), vat + eq + 1, key, fail) });
+    } else if (bit !== 0) {
       if (seen & bit) fail(`field '${key}' appears twice`, at);
       seen |= bit;
     } else {
@@ -561,7 +676,27 @@ function decodeRecord(line: string, start: number, n: number, index: NameIndex, 
       case 'target':
         r.target = unescapeValue(v, vat, key, fail);
         break;
+      case 'flags':
+        if (!known) checkUnknownValue(key, v, vat, fail);
+        else r.flags = v;
+        break;
+      case 'fat': {
+        if (!known) {
+          checkUnknownValue(key, v, vat, fail);
+          break;
+        }
+        const m = SNAPSHOT.exec(v);
+        if (!m) fail(`fat: '${show(v)}' is not CLUSTER:SIZE:DATETIME:ATTR:SHORTNAME (8, 8, 8 and 2 lowercase hex digits, 11 bytes)`, vat);
+        const shortName = unescapeValue(m[6]!, vat + v.length - m[6]!.length, key, fail);
+        if (shortName.length !== 11) fail(`fat: the short name is ${shortName.length} bytes, not 11`, vat);
+        r.fat = {
+          cluster: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), writeDate: parseInt(m[3]!, 16), writeTime: parseInt(m[4]!, 16),
+          attr: parseInt(m[5]!, 16), shortName,
+        };
+        break;
+      }
       default:
+        if (xattrIndex !== null) break;
         checkUnknownValue(key, v, vat, fail); // then skipped
         break;
     }
@@ -583,6 +718,10 @@ function decodeRecord(line: string, start: number, n: number, index: NameIndex, 
   if (r.linkGroup !== undefined) rec.linkGroup = r.linkGroup;
   if (r.target !== undefined) rec.target = r.target;
   if (r.rdev !== undefined) rec.rdev = r.rdev;
+  if (r.flags !== undefined) rec.flags = r.flags;
+  if (r.xattrs !== undefined) rec.xattrs = r.xattrs;
+  if (r.fat !== undefined) rec.fat = r.fat;
+  if (major >= 2 && rec.fat === undefined && rec.fatName !== RIGHTS_SELF_NAME) fail(`missing field 'fat' (required in version ${major} on every record but '.')`, start);
   const failField = (field: string, msg: string): never => fail(`${field}: ${msg}`, valueOffset(line, start, field));
   validateRecord(rec, failField);
   index.check(rec.fatName, escOrig, n, failField);

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import {
-  RIGHTS_FORMAT_VERSION, RightsFileError, decodeRightsFile, encodeRightsFile, rightsCrc32,
-  type RightsRecord, type RightsTime, type RightsType,
+  RightsFileError, decodeRightsFile, encodeRightsFile, rightsCrc32,
+  type FatSnapshot, type RightsRecord, type RightsTime, type RightsType,
 } from '../src/rights.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -26,7 +26,11 @@ function plain(recs: readonly RightsRecord[]): unknown[] {
     if (!(b instanceof Uint8Array)) throw new Error('not a Uint8Array');
     return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
   };
-  return recs.map((r) => ({ ...r, originalName: hex(r.originalName), ...(r.target !== undefined ? { target: hex(r.target) } : {}) }));
+  return recs.map((r) => ({
+    ...r, originalName: hex(r.originalName), ...(r.target !== undefined ? { target: hex(r.target) } : {}),
+    ...(r.xattrs !== undefined ? { xattrs: r.xattrs.map((x) => ({ name: x.name, value: hex(x.value) })) } : {}),
+    ...(r.fat !== undefined ? { fat: { ...r.fat, shortName: hex(r.fat.shortName) } } : {}),
+  }));
 }
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
@@ -48,11 +52,17 @@ const TYPE_BITS: Record<RightsType, number> = {
   file: 0o100000, dir: 0o040000, symlink: 0o120000, fifo: 0o010000, char: 0o020000, block: 0o060000, socket: 0o140000,
 };
 
+/** A FAT entry snapshot (what v2 records carry on every entry but '.'). */
+const snap = (cluster = 5, shortName = 'FILE    TXT', attr = 0x20): FatSnapshot => ({
+  cluster, size: 42, writeDate: 0x5b2c, writeTime: 0x6a21, attr, shortName: latin1(shortName.padEnd(11)),
+});
+
 function base(fatName: string, orig: Uint8Array, type: RightsType = 'file'): RightsRecord {
   const r: RightsRecord = {
     fatName, originalName: orig, type, mode: TYPE_BITS[type] | 0o644, uid: 0, gid: 0,
     atime: t(1), mtime: t(2), ctime: t(3), nlink: 1,
   };
+  if (fatName !== '.') r.fat = snap(orig.length, 'X       Y', type === 'dir' ? 0x10 : 0x20);
   if (type === 'symlink') r.target = bytes('x');
   if (type === 'char' || type === 'block') r.rdev = [1, 2];
   return r;
@@ -113,13 +123,24 @@ function randomDirectory(seed: number, count: number): RightsRecord[] {
     if (type !== 'dir' && r.next() < 0.4) rec.linkGroup = r.pick([0, 12, 2 ** 32 - 1, r.int(0, 2 ** 32 - 1)]);
     if (type === 'symlink') rec.target = randomBytes(r, r.pick([1, 10, 255, 4000, r.int(1, 4095)]), [0]);
     if (type === 'char' || type === 'block') rec.rdev = [r.pick([0, 8, 2 ** 32 - 1, r.int(0, 4095)]), r.pick([0, 1, 2 ** 32 - 1, r.int(0, 2 ** 20)])];
+    if (r.next() < 0.3) rec.flags = r.pick(['i', 'a', 'dA', 'suSDiadAc', 'CxFNPVmhtTjIeE']);
+    if (r.next() < 0.3) {
+      rec.xattrs = Array.from({ length: r.int(1, 4) }, (_, j) => ({
+        name: `${r.pick(['user.', 'trusted.', 'security.', 'system.'])}${r.pick(['a', 'posix_acl_access', 'x=y', 'é %', 'k'.repeat(200)])}${j}`,
+        value: randomBytes(r, r.pick([0, 1, 30, 3000]), []),
+      }));
+    }
+    rec.fat = {
+      cluster: r.pick([0, 2, 0x0fffffff, r.int(0, 0x0fffffff)]), size: r.pick([0, 2 ** 32 - 1, r.int(0, 2 ** 32 - 1)]),
+      writeDate: r.int(0, 0xffff), writeTime: r.int(0, 0xffff), attr: r.int(0, 0xff), shortName: randomBytes(r, 11, []),
+    };
     out.push(rec);
   }
   return out;
 }
 
 /** Builds a file from a header and record lines with a correct end line (CRC by node:zlib). */
-function build(records: string[], header = `fsconv-rights ${RIGHTS_FORMAT_VERSION}.0`, count = records.length): Uint8Array {
+function build(records: string[], header = 'fsconv-rights 1.0', count = records.length): Uint8Array {
   const body = bytes([header, ...records].map((l) => `${l}\n`).join(''));
   const end = bytes(`end records=${count} crc32=${crc32(body).toString(16).padStart(8, '0')}\n`);
   const out = new Uint8Array(body.length + end.length);
@@ -162,7 +183,8 @@ function encodeRefuses(records: RightsRecord[], pattern: RegExp): void {
 // golden
 // ------------------------------------------------------------------------------------------------
 
-const GOLDEN_RECORDS: RightsRecord[] = [
+/** Version 1 (what fsconv wrote before version 2): still read, without the v2 fields. */
+const V1_RECORDS: RightsRecord[] = [
   { fatName: '.', originalName: new Uint8Array(0), type: 'dir', mode: 0o40755, uid: 0, gid: 0, atime: t(1700000000, 5), mtime: t(1700000000), ctime: t(1700000000, 999999999), nlink: 3 },
   { fatName: 'README.TXT', originalName: bytes('README.txt'), type: 'file', mode: 0o100644, uid: 1000, gid: 100, atime: t(1700000100, 123456789), mtime: t(1700000000, 123456789), ctime: t(1700000000, 123456789), nlink: 1 },
   {
@@ -173,7 +195,7 @@ const GOLDEN_RECORDS: RightsRecord[] = [
   { fatName: 'TTY0', originalName: bytes('tty0'), type: 'char', mode: 0o20620, uid: 0, gid: 5, atime: t(1), mtime: t(1), ctime: t(1), nlink: 1, rdev: [4, 0] },
 ];
 
-const GOLDEN_TEXT = [
+const V1_TEXT = [
   'fsconv-rights 1.0',
   'name=. orig= type=dir mode=40755 uid=0 gid=0 nlink=3 atime=1700000000.000000005 mtime=1700000000.000000000 ctime=1700000000.999999999',
   'name=README.TXT orig=README.txt type=file mode=100644 uid=1000 gid=100 nlink=1 atime=1700000100.123456789 mtime=1700000000.123456789 ctime=1700000000.123456789',
@@ -184,7 +206,31 @@ const GOLDEN_TEXT = [
   '',
 ].join('\n');
 
+const sn = (s: string): Uint8Array => latin1(s.padEnd(11));
+const GOLDEN_RECORDS: RightsRecord[] = [
+  { ...V1_RECORDS[0]!, xattrs: [{ name: 'system.posix_acl_default', value: Uint8Array.from([2, 0, 0, 0, 1, 0, 7, 0, 255, 255, 255, 255, 4, 0, 5, 0, 255, 255, 255, 255, 32, 0, 5, 0, 255, 255, 255, 255]) }] },
+  { ...V1_RECORDS[1]!, flags: 'ia', xattrs: [{ name: 'user.comment', value: bytes('read me first') }], fat: { cluster: 3, size: 1234, writeDate: 0x5779, writeTime: 0x0000, attr: 0x21, shortName: sn('README  TXT') } },
+  { ...V1_RECORDS[2]!, fat: { cluster: 4, size: 0, writeDate: 0x0021, writeTime: 0x0000, attr: 0x20, shortName: sn('CAF\x8250~1TXT') } },
+  { ...V1_RECORDS[3]!, fat: { cluster: 5, size: 15, writeDate: 0x0021, writeTime: 0x0000, attr: 0x20, shortName: sn('LATEST') } },
+  { ...V1_RECORDS[4]!, xattrs: [{ name: 'security.selinux', value: bytes('system_u:object_r:tty_device_t:s0\0') }], fat: { cluster: 0, size: 0, writeDate: 0x0021, writeTime: 0x0000, attr: 0x20, shortName: sn('TTY0') } },
+];
+
+const GOLDEN_TEXT = [
+  'fsconv-rights 2.0',
+  'name=. orig= type=dir mode=40755 uid=0 gid=0 nlink=3 atime=1700000000.000000005 mtime=1700000000.000000000 ctime=1700000000.999999999 xattr0=system.posix_acl_default=%02%00%00%00%01%00%07%00%FF%FF%FF%FF%04%00%05%00%FF%FF%FF%FF%20%00%05%00%FF%FF%FF%FF',
+  'name=README.TXT orig=README.txt type=file mode=100644 uid=1000 gid=100 nlink=1 atime=1700000100.123456789 mtime=1700000000.123456789 ctime=1700000000.123456789 flags=ia xattr0=user.comment=read%20me%20first fat=00000003:000004d2:57790000:21:README%20%20TXT',
+  'name=caf%C3%A9%2050%25.txt orig=caf%E9%2050%25.txt type=file mode=104755 uid=4294967295 gid=0 nlink=2 link=12 atime=-1.500000000 mtime=-1.000000000 ctime=17179869184.999999999 fat=00000004:00000000:00210000:20:CAF%8250~1TXT',
+  'name=latest orig=latest type=symlink mode=120777 uid=0 gid=0 nlink=1 atime=0.000000000 mtime=0.000000000 ctime=0.000000000 target=../caf%C3%A9%2050%25.txt fat=00000005:0000000f:00210000:20:LATEST%20%20%20%20%20',
+  'name=TTY0 orig=tty0 type=char mode=20620 uid=0 gid=5 nlink=1 atime=1.000000000 mtime=1.000000000 ctime=1.000000000 rdev=4:0 xattr0=security.selinux=system_u:object_r:tty_device_t:s0%00 fat=00000000:00000000:00210000:20:TTY0%20%20%20%20%20%20%20',
+  'end records=5 crc32=920046f2',
+  '',
+].join('\n');
+
 describe('rights file: golden example', () => {
+  it('reads version 1 files (written before version 2) without the version 2 fields', () => {
+    expect(decodeRightsFile(bytes(V1_TEXT))).toEqual(V1_RECORDS);
+  });
+
   it('encodes the example to exactly the bytes of the spec', () => {
     expect(td.decode(encodeRightsFile(GOLDEN_RECORDS))).toBe(GOLDEN_TEXT);
   });
@@ -208,7 +254,7 @@ describe('rights file: golden example', () => {
   });
 
   it('an empty directory (only the . record) and no records at all', () => {
-    expect(td.decode(encodeRightsFile([]))).toBe(`fsconv-rights 1.0\nend records=0 crc32=${crc32(bytes('fsconv-rights 1.0\n')).toString(16).padStart(8, '0')}\n`);
+    expect(td.decode(encodeRightsFile([]))).toBe(`fsconv-rights 2.0\nend records=0 crc32=${crc32(bytes('fsconv-rights 2.0\n')).toString(16).padStart(8, '0')}\n`);
     expect(decodeRightsFile(encodeRightsFile([]))).toEqual([]);
     expect(decodeRightsFile(encodeRightsFile([GOLDEN_RECORDS[0]!]))).toEqual([GOLDEN_RECORDS[0]]);
   });
@@ -370,11 +416,61 @@ describe('rights file: malformed input is refused in one line', () => {
 
   it('a damaged field is caught by the CRC, naming both values', () => {
     const bad = bytes(GOLDEN_TEXT.replace('uid=1000', 'uid=1001'));
-    refuses(bad, /end line \(line 7, byte \d+\): CRC-32 mismatch: the end line says d5d36e32/);
+    refuses(bad, /end line \(line 7, byte \d+\): CRC-32 mismatch: the end line says 920046f2/);
+  });
+
+  it('version 2 fields: xattrs in order, flags from lsattr\'s letters, the FAT snapshot fixed-width and required', () => {
+    const FAT = 'fat=00000005:0000002a:5b2c6a21:20:A%20%20%20%20%20%20%20%20%20%20';
+    const V2 = `${GOOD} ${FAT}`;
+    const v2 = (lines: string[]): Uint8Array => build(lines, 'fsconv-rights 2.0');
+    const [rec] = decodeRightsFile(v2([`${GOOD} flags=iad xattr0=user.a=1 xattr1=user.b%3Dc=%00%FF ${FAT}`]));
+    expect(rec!.flags).toBe('iad');
+    expect(rec!.xattrs).toEqual([{ name: 'user.a', value: bytes('1') }, { name: 'user.b=c', value: Uint8Array.from([0, 255]) }]);
+    expect(rec!.fat).toEqual({ cluster: 5, size: 42, writeDate: 0x5b2c, writeTime: 0x6a21, attr: 0x20, shortName: latin1('A'.padEnd(11)) });
+    refuses(v2([GOOD]), /record 1 .*missing field 'fat' \(required in version 2 on every record but '\.'\)/);
+    expect(decodeRightsFile(v2([GOOD.replace('name=A', 'name=.').replace('orig=a', 'orig=').replace('type=file', 'type=dir').replace('mode=100644', 'mode=40755')]))).toHaveLength(1);
+    refuses(v2([`${GOOD.replace('name=A', 'name=.').replace('orig=a', 'orig=').replace('type=file', 'type=dir').replace('mode=100644', 'mode=40755')} ${FAT}`]), /fat: is not allowed in the record named '\.'/);
+    refuses(v2([`${V2} xattr1=user.a=1`]), /field 'xattr1' out of order \(expected xattr0\)/);
+    refuses(v2([`${V2} xattr0=user.a=1 xattr0=user.b=2`]), /field 'xattr0' out of order \(expected xattr1\)/);
+    refuses(v2([`${V2} xattr0=user.a=1 xattr1=user.a=2`]), /xattr1: name 'user\.a' appears twice/);
+    refuses(v2([`${V2} xattr0=novalue`]), /xattr0: 'novalue' is not NAME=VALUE/);
+    refuses(v2([`${V2} xattr0==x`]), /xattr0: '=x' is not NAME=VALUE/);
+    refuses(v2([`${V2} xattr0=user.%FF=x`]), /xattr0: the name is not valid UTF-8/);
+    refuses(v2([`${V2} xattr0=user.a=%4`]), /xattr0: bad escape/);
+    refuses(v2([`${V2} xattr01=user.a=1`]), /field 'xattr01': an xattr index has no leading zero/);
+    refuses(v2([`${V2} flags=iq`]), /flags: 'iq': 'q' is not an lsattr letter/);
+    refuses(v2([`${V2} flags=ii`]), /flags: 'ii' has 'i' twice/);
+    refuses(v2([`${V2} flags=`]), /flags: is empty/);
+    for (const bad of ['00000005:2a:5b2c6a21:20:A', '0000000G:0000002a:5b2c6a21:20:A', '00000005:0000002a:5b2c6a21:20:', '00000005:0000002A:5b2c6a21:20:A%20%20%20%20%20%20%20%20%20%20']) {
+      refuses(v2([`${GOOD} fat=${bad}`]), /fat: '.*' is not CLUSTER:SIZE:DATETIME:ATTR:SHORTNAME/);
+    }
+    refuses(v2([`${GOOD} fat=00000005:0000002a:5b2c6a21:20:A`]), /fat: the short name is 1 bytes, not 11/);
+    refuses(v2([`${GOOD} fat=10000000:0000002a:5b2c6a21:20:A%20%20%20%20%20%20%20%20%20%20`]), /fat: cluster 268435456 is not in 0\.\.0x0fffffff/);
+    // In a version 1 file the version 2 names are unknown fields, skipped (as a 1.x reader would).
+    const [old] = decodeRightsFile(build([`${GOOD} flags=zz xattr0=whatever fat=junk`]));
+    expect(old).toEqual(decodeRightsFile(build([GOOD]))[0]);
+  });
+
+  it('the encoder writes version 2: the snapshot is required, and its width never depends on the values', () => {
+    const a = base('A', bytes('a'));
+    delete a.fat;
+    encodeRefuses([a], /rights record 1 \(name=A\): fat: is missing \(required in version 2 on every record but '\.'\)/);
+    const lengths = new Set([0, 2, 0x0fffffff].map((c) => encodeRightsFile([{ ...base('A', bytes('a')), fat: { ...snap(c), size: c === 0 ? 0 : 2 ** 32 - 1 } }]).length));
+    expect(lengths.size).toBe(1);
+    const x = base('X', bytes('x'));
+    x.xattrs = [{ name: 'user.big', value: new Uint8Array(65537) }];
+    encodeRefuses([x], /xattr0: value of 'user\.big' is 65537 bytes \(at most 65536\)/);
+    x.xattrs = [{ name: '', value: new Uint8Array(1) }];
+    encodeRefuses([x], /xattr0: name is 0 bytes long/);
+    x.xattrs = [{ name: 'user.a', value: bytes('1') }, { name: 'user.a', value: bytes('2') }];
+    encodeRefuses([x], /xattr1: name 'user\.a' appears twice/);
+    delete x.xattrs;
+    x.flags = 'iZ';
+    encodeRefuses([x], /flags: 'iZ': 'Z' is not an lsattr letter/);
   });
 
   it('versions: unknown major refused, other minors accepted, malformed refused', () => {
-    refuses(build([GOOD], 'fsconv-rights 2.0'), /unsupported rights file version 2\.0: this reader knows major version 1 only/);
+    refuses(build([GOOD], 'fsconv-rights 3.0'), /unsupported rights file version 3\.0: this reader knows major versions 1 and 2 only/);
     refuses(build([GOOD], 'fsconv-rights 0.9'), /unsupported rights file version 0\.9/);
     refuses(build([GOOD], 'fsconv-rights 1'), /header \(byte 14\): bad version '1'/);
     refuses(build([GOOD], 'fsconv-rights 01.0'), /bad version '01\.0'/);
@@ -385,7 +481,7 @@ describe('rights file: malformed input is refused in one line', () => {
     refuses(build([GOOD], 'fsconv-rights 1.0 a=%zz'), /header.*bad escape/);
     expect(decodeRightsFile(build([GOOD], 'fsconv-rights 1.999 writer=fsconv%202.1 x-y_z='))).toHaveLength(1);
     // The major version is judged before the rest, whatever a later version puts there.
-    refuses(bytes('fsconv-rights 2.0\n\u00e9\u00e9\r\n'), /header \(byte 14\): unsupported rights file version 2\.0/);
+    refuses(bytes('fsconv-rights 3.0\n\u00e9\u00e9\r\n'), /header \(byte 14\): unsupported rights file version 3\.0/);
     refuses(bytes('fsconv-rights 1.0'), /header \(byte 0\): truncated: the header has no LF/);
   });
 

@@ -32,7 +32,11 @@ export function lsCommand(args: LsArgs, out: (s: string) => void): number {
       const volume = opened.volume;
       walkTree(volume, { entry: (e) => emit(unixEntryOfExt2(volume, e)) });
     } else {
-      listFatVolume(opened.volume, emit, args.tz);
+      const listing = listFatVolume(opened.volume, emit, { tz: args.tz, warn: (line) => process.stderr.write(`${line}\n`) });
+      if (args.strict && listing.untrusted > 0) {
+        process.stderr.write(`fsconv: ${listing.untrusted} rights record${listing.untrusted === 1 ? '' : 's'} or file${listing.untrusted === 1 ? '' : 's'} no longer trusted (see the warnings above): exit 1 (--strict)\n`);
+        return 1;
+      }
     }
     return 0;
   } finally {

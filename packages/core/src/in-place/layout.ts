@@ -332,14 +332,14 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     // Only staging needs the names and rights bytes; planning takes their sizes from the measure.
     const layout = sink !== null ? layoutDirectory(src, dir, isRoot, naming) : null;
     const children = layout !== null ? layout.children.map((c) => c.node) : storedChildren(src, dir, withRights);
-    const rightsLength = layout !== null ? (layout.rights?.bytes.length ?? -1) : (input.rightsBytes.get(dir.linkId) ?? -1);
+    const rightsLength = layout !== null ? (layout.rights?.length ?? -1) : (input.rightsBytes.get(dir.linkId) ?? -1);
     const slots = layout !== null ? layout.slots : input.directorySlots.get(dir.linkId)!;
     const self = dirSegs ? firstOf(dirSegs) : 0;
     const place: DirectoryPlacement = { self, parent: parent === root ? 0 : parentFirst, rights: 0, children: [] };
+    let rightsClusters: Array<[number, number]> | null = null;
     if (rightsLength >= 0) {
       const segs = newChain();
-      const got = takeNew(segs, Math.ceil(rightsLength / cs));
-      if (layout?.rights) writeAcross(got, layout.rights.bytes);
+      rightsClusters = takeNew(segs, Math.ceil(rightsLength / cs));
       acc.bytesRightsFiles += rightsLength;
       place.rights = firstOf(segs);
     }
@@ -366,6 +366,8 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     }
     const bytes = isRoot && !rootIsCluster ? rootBytes : dirClusters(slots) * cs;
     acc.bytesDirectories += isRoot && !rootIsCluster ? 0 : bytes;
+    // The rights file once its children are placed: its records hold where each one was put.
+    if (layout?.rights && rightsClusters !== null) writeAcross(rightsClusters, layout.rights.encode(place.children, tzOffset));
     if (layout !== null) {
       const buf = encodeDirectory(layout, place, { dir, parentNode: parent, isRoot, label: naming.label, tzOffset }, bytes);
       if (isRoot && !rootIsCluster) rootDirectory = buf;
