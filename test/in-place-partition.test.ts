@@ -146,6 +146,8 @@ for (const { scheme, blockSize, auto } of [{ scheme: 'dos', blockSize: 1024, aut
           if (crashed.status !== 128) { failures.push(`${mode} ${n}: not killed (${crashed.status} ${crashed.stderr})`); continue; }
           const info = await fsconv(['info', img, ...extra]);
           const interrupted = /interrupted/.test(info.stderr);
+          // The advice names the partition as a command line takes it.
+          if (interrupted && !info.stderr.includes(`'fsconv resume ${img} --partition 1'`)) failures.push(`${mode} ${n}: info's advice: ${info.stderr.trim()}`);
           const again = interrupted ? await fsconv(['resume', img, '--json', '-q', ...extra]) : await fsconv(convertArgs(img, extra));
           if (again.status !== 0) failures.push(`${mode} ${n}: ${interrupted ? 'resume' : 'convert'} exit ${again.status}: ${again.stderr.trim()}`);
           else if (sha256File(img) !== refSha) failures.push(`${mode} ${n}: the disk differs from the uninterrupted conversion after ${interrupted ? 'resume' : 'convert'}`);
@@ -177,5 +179,9 @@ describe('choosing the partition', () => {
     // The ext2 in partition 1 is untouched (ls checks it in full), and the disk's table stays sound.
     expect((await listing(two, ['--partition', '1'])).length).toBeGreaterThan(3);
     expect(tryRun('sfdisk', ['--verify', two]).status).toBe(0);
+    // --output reads the partition named (or, as in place, the one holding ext2: partition 1 now).
+    const out = join(work, 'from-partition-1.img');
+    ok(await fsconv(['--from', 'ext2', '--to', 'vfat+rights', two, '--partition', '1', '--output', out, '-q', '--tz', 'UTC']), '--output from partition 1');
+    expect(canonicalListing(await listing(out))).toEqual(canonicalListing(await listing(two, ['--partition', '1'])));
   }, 120_000);
 });

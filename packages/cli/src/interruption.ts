@@ -31,22 +31,22 @@ function ext2BesideJournal(device: Storage): SourceBesideJournal {
  * The one line for info, ls, check and convert on a device with a marker: whatever else the
  * device looks like, nothing of it is trusted or written before `fsconv resume` has had its say.
  */
-export function interruptionMessage(path: string, it: Interruption): string | null {
+export function interruptionMessage(path: string, it: Interruption, command = path): string | null {
   switch (it.state) {
     case 'none':
       return null;
     case 'resumable':
-      return `${path} holds a conversion to FAT interrupted after its commit point: run 'fsconv resume ${path}' to finish it`;
+      return `${path} holds a conversion to FAT interrupted after its commit point: run 'fsconv resume ${command}' to finish it`;
     case 'stale':
-      return `${path} holds the journal of an interrupted conversion that must not be replayed (${it.why}): run 'fsconv resume ${path}' for what to do`;
+      return `${path} holds the journal of an interrupted conversion that must not be replayed (${it.why}): run 'fsconv resume ${command}' for what to do`;
     case 'damaged':
-      return `${path} holds an interrupted conversion whose journal cannot be read (${it.why}): run 'fsconv resume ${path}' for what can be recovered`;
+      return `${path} holds an interrupted conversion whose journal cannot be read (${it.why}): run 'fsconv resume ${command}' for what can be recovered`;
   }
 }
 
 /** Refuses (InterruptedConversion) when the device holds any trace of an interrupted conversion. */
-export function refuseIfInterrupted(path: string, device: Storage): void {
-  const message = interruptionMessage(path, inspectDevice(device));
+export function refuseIfInterrupted(path: string, device: Storage, command = path): void {
+  const message = interruptionMessage(path, inspectDevice(device), command);
   if (message !== null) throw new InterruptedConversion(message);
 }
 

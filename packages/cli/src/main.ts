@@ -11,6 +11,7 @@ import { ConversionError } from '@fsconv/core';
 import { FatError } from '@fsconv/fat';
 import { InterruptedConversion } from './interruption.js';
 import { TargetRefusal } from './target.js';
+import { PartitionTableError } from '@fsconv/partition';
 import { LineOutput, OutputClosed } from './output.js';
 import {
   OptionError, checkMode, joinDashValues, parseClusterSize, parseCodepage, parseLabel, parsePartition, parseRootEntries, parseSize,
@@ -122,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
       return EXIT_USAGE;
     }
-    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError || e instanceof InterruptedConversion || e instanceof TargetRefusal) {
+    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError || e instanceof InterruptedConversion || e instanceof TargetRefusal || e instanceof PartitionTableError) {
       process.stderr.write(`fsconv: ${e.message}\n`);
       return EXIT_FAILED;
     }

@@ -65,7 +65,7 @@ export function openVolume(path: string, quiet: boolean, partition?: number): Ch
   try {
     const target = resolveTarget(path, device, device, 'readable', partition, (l) => { if (!quiet) process.stderr.write(`${l}\n`); }, { kernel: kernelView() });
     const where = placementOf(target);
-    refuseIfInterrupted(target.name, target.storage);
+    refuseIfInterrupted(target.name, target.storage, target.command);
     try {
       return { kind: 'ext2', ...where, ...checkExt2(target.storage, quiet) };
     } catch (e) {

@@ -28,6 +28,8 @@ export interface Target {
   partition: Partition | null;
   /** For messages: "disk.img", "disk.img partition 1", "/dev/sdb1". */
   name: string;
+  /** How to name it on a command line: "disk.img", "disk.img --partition 1", "/dev/sdb1". */
+  command: string;
   /** Where the filesystem starts on the disk holding it, in bytes (0 for a device without a table). */
   startByte: number;
   /** Where the table's sectors are read and written: the device, or the disk of a partition device. */
@@ -155,7 +157,7 @@ export function resolveTarget(
     if (partition !== undefined) {
       throw new TargetRefusal(`${path} has no partition table (${noPartitionTableReason(storageOfDevice) ?? 'none found'}): leave out --partition`);
     }
-    return { device, storage: storageOfDevice, table: null, partition: null, name: path, startByte: 0, tableStorage: null, partitionDevice: null, disk: null };
+    return { device, storage: storageOfDevice, table: null, partition: null, name: path, command: path, startByte: 0, tableStorage: null, partitionDevice: null, disk: null };
   }
   const listing = listPartitions(storageOfDevice, table);
   const all = listing.map(describe).join(', ');
@@ -180,7 +182,7 @@ export function resolveTarget(
   const name = `${path} partition ${p.number}`;
   return {
     device, storage: new StorageSlice(storageOfDevice, p.startByte, p.bytes, name), table, partition: p, name,
-    startByte: p.startByte, tableStorage: storageOfDevice, partitionDevice: null, disk: null,
+    command: `${path} --partition ${p.number}`, startByte: p.startByte, tableStorage: storageOfDevice, partitionDevice: null, disk: null,
   };
 }
 
@@ -200,7 +202,7 @@ function partitionDeviceTarget(
     throw new TargetRefusal(`${path} is partition ${pd.number} of ${diskName} itself: leave out --partition (or give the disk: ${diskName} --partition ${pd.number})`);
   }
   const alone: Target = {
-    device, storage: storageOfDevice, table: null, partition: null, name: path,
+    device, storage: storageOfDevice, table: null, partition: null, name: path, command: path,
     startByte: pd.startByte, tableStorage: null, partitionDevice: pd, disk: null,
   };
   const problem = (why: string): Target => {

@@ -14,6 +14,8 @@ import {
 import type { Geometry } from '@fsconv/fat';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
+import { kernelView, resolveTarget } from '../target.js';
+import { refuseIfInterrupted } from '../interruption.js';
 import { inPlaceCommand } from './in-place.js';
 
 export class ConvertRefusal extends Error {}
@@ -68,7 +70,11 @@ export function convertCommand(args: ConvertArgs, out: (s: string) => void): num
   let defaultSize: number | undefined;
   if (args.from === 'ext2') {
     device = Device.open(args.source);
-    const volume = Ext2Volume.open(device);
+    // A whole disk: the partition --partition names, or the one holding ext2 (as in place).
+    const source = resolveTarget(args.source, device, device, 'ext2', args.partition,
+      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, { kernel: kernelView() });
+    refuseIfInterrupted(source.name, source.storage, source.command);
+    const volume = Ext2Volume.open(source.storage);
     tree = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
     defaultSize = volume.sb.blocksCount * volume.sb.blockSize;
   } else {

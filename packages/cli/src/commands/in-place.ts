@@ -90,7 +90,7 @@ function convertTarget(args: ConvertArgs, out: (s: string) => void, target: Targ
   const dev = target.storage;
   const name = target.name;
   // Any trace of an interrupted conversion comes first: it is `fsconv resume`'s to deal with.
-  const interrupted = interruptionMessage(name, inspectDevice(dev));
+  const interrupted = interruptionMessage(name, inspectDevice(dev), target.command);
   if (interrupted !== null) throw new ConvertRefusal(interrupted);
   let volume: Ext2Volume;
   try {
@@ -185,8 +185,12 @@ export function resumeCommand(args: ResumeArgs, out: (s: string) => void): numbe
 }
 
 function resumeTarget(args: ResumeArgs, out: (s: string) => void, target: Target, counting: CountingDevice, started: number): number {
-  const device = target.device;
   const dev = target.storage;
+  // How to name it for fsconv, and for e2fsck (which cannot open a partition of an image file itself).
+  const cmd = target.command;
+  const inImage = target.partition !== null && target.partitionDevice === null;
+  const fsck = inImage ? 'LOOP' : args.device;
+  const loopNote = inImage ? ` (LOOP: the partition as a loop device, 'losetup -o ${target.startByte} --sizelimit ${dev.size} -f --show ${args.device}')` : '';
   const it = inspectDevice(dev);
   const emit = (r: Record<string, unknown>, line: string): void => out(args.json ? JSON.stringify(r, null, 2) : line);
   switch (it.state) {
@@ -198,23 +202,23 @@ function resumeTarget(args: ResumeArgs, out: (s: string) => void, target: Target
       if (args.discard && canDiscard) {
         discardJournal(dev, it.markerOffsets);
         emit({ resumed: false, discarded: true, deviceWrites: counting.writes },
-          `Dropped the journal of the interrupted conversion of ${args.device}; the ext2 on it is as it is now: check it with 'e2fsck -f ${args.device}', then convert it again if you want to.`);
+          `Dropped the journal of the interrupted conversion of ${args.device}; the ext2 on it is as it is now: check it with 'e2fsck -f ${fsck}'${loopNote}, then convert it again if you want to.`);
         return 0;
       }
-      if (args.discard) throw new ConvertRefusal(`${args.device}: not discarded: no readable ext2 lies beside the damaged journal, so dropping it would leave nothing; ${ext2RecoveryAdvice(args.device, device, it.state === 'damaged' && it.commitStarted)}`);
+      if (args.discard) throw new ConvertRefusal(`${args.device}: not discarded: no readable ext2 lies beside the damaged journal, so dropping it would leave nothing; ${ext2RecoveryAdvice(fsck, dev, it.state === 'damaged' && it.commitStarted)}${loopNote}`);
       if (it.state === 'stale') {
         throw new ConvertRefusal(`${args.device}: not replayed, nothing written: the journal of the interrupted conversion is stale: ${it.why}. ` +
-          `To keep the ext2 as it is now, run 'fsconv resume --discard ${args.device}' and then convert it again`);
+          `To keep the ext2 as it is now, run 'fsconv resume --discard ${cmd}' and then convert it again`);
       }
       const advice = it.sourceReadable
-        ? `the ext2 on it can still be read: 'fsconv resume --discard ${args.device}' drops the journal, then check the ext2 with 'e2fsck -f ${args.device}'`
-        : ext2RecoveryAdvice(args.device, device, it.commitStarted);
+        ? `the ext2 on it can still be read: 'fsconv resume --discard ${cmd}' drops the journal, then check the ext2 with 'e2fsck -f ${fsck}'${loopNote}`
+        : `${ext2RecoveryAdvice(fsck, dev, it.commitStarted)}${loopNote}`;
       throw new ConvertRefusal(`${args.device}: cannot finish the interrupted conversion, nothing written: ${it.why}; ${advice}`);
     }
     case 'resumable':
       break;
   }
-  if (args.discard) throw new ConvertRefusal(`${args.device}: the journal of its interrupted conversion is sound and the ext2 is gone: it is not discarded; run 'fsconv resume ${args.device}' to finish`);
+  if (args.discard) throw new ConvertRefusal(`${args.device}: the journal of its interrupted conversion is sound and the ext2 is gone: it is not discarded; run 'fsconv resume ${cmd}' to finish`);
   const at = target.startByte;
   if (it.journal.sliceOffset !== at) {
     throw new ConvertRefusal(`${target.name}: its journal was written for a filesystem at byte ${it.journal.sliceOffset} of its disk, and this one is at byte ${at}: ` +
