@@ -8,11 +8,12 @@ import {
   decodeInode, fileTypeOfMode, type FileType, type Inode,
 } from './inode.js';
 import { checkJournalSuperblock } from './journal.js';
-import { u16, u32 } from './le.js';
+import { u32 } from './le.js';
 import { nameKey } from './names.js';
 import { CREATOR_OS_HURD } from './superblock.js';
 import type { Ext2Volume } from './volume.js';
 import { walkTree } from './walk.js';
+import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
 
 /** Cluster sizes FAT can use; `info` reports what the data would take rounded to each. */
 export const CLUSTER_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536] as const;
@@ -100,8 +101,6 @@ class UsedInodes {
   }
 }
 
-const EA_MAGIC = 0xea020000;
-
 /** Set bits of each byte value. */
 const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
   let n = 0;
@@ -122,7 +121,11 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const first = sb.firstDataBlock;
   const claimed = new Bitmap(sb.blocksCount - first);
   const used = new UsedInodes();
+  /** Extended attribute blocks: how many inodes use each, and the first of them (for messages). */
   const eaRefs = new Map<number, number>();
+  const eaFirstUser = new Map<number, number>();
+  /** Inodes with attributes both in their body and in a block: no name may be in both. */
+  const eaInBoth: Array<{ ino: number; block: number; names: string[] }> = [];
   const badBlocks: number[] = [];
   const hasEa = (sb.compat & COMPAT.ext_attr) !== 0;
   const hasJournal = (sb.compat & COMPAT.has_journal) !== 0;
@@ -184,6 +187,9 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
         continue;
       }
       const type = checkInodeFields(inode);
+      // The attributes in the inode's body (and its i_extra_isize), decoded in full.
+      const inBody = decodeInodeXattrs(table.subarray(at, at + sb.inodeSize), sb.inodeSize, { inode: ino });
+      if (inBody.length > 0 && inode.fileAcl !== 0) eaInBoth.push({ ino, block: inode.fileAcl, names: inBody.map((x) => x.name) });
       if (type === 'dir') perGroupDirs[g]!++;
       used.add(ino, inode.mode, inode.linksCount);
       accountInode(inode, type);
@@ -191,16 +197,23 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     progress?.('inodes', g + 1, sb.groupCount);
   }
 
-  // Extended attribute blocks: each claimed once, its reference count must match its users.
+  // Extended attribute blocks: each claimed once and decoded in full once (a block shared by
+  // several inodes is normal), its reference count must match its users.
+  const namesOfBlock = new Map<number, Set<string>>(eaInBoth.map((x) => [x.block, new Set<string>()]));
   for (const [block, refs] of eaRefs) {
-    const ea = vol.readBlock(block);
-    const where = { block };
-    if (u32(ea, 0) !== EA_MAGIC) throw corrupt(`extended attribute block has a bad magic number`, where);
-    if (u32(ea, 8) !== 1) throw corrupt(`extended attribute block spans ${u32(ea, 8)} blocks (must be 1)`, where);
-    if (u32(ea, 4) !== refs) {
-      throw corrupt(`extended attribute block has reference count ${u32(ea, 4)}, but ${refs} inodes use it`, where);
+    const where = { inode: eaFirstUser.get(block)!, block };
+    const { header, xattrs } = decodeXattrBlock(vol.readBlock(block), where);
+    if (header.refcount !== refs) {
+      throw corrupt(`extended attribute block has reference count ${header.refcount}, but ${refs} inodes use it`, where);
     }
-    checkEaEntries(ea, where);
+    const names = namesOfBlock.get(block);
+    if (names !== undefined) for (const x of xattrs) names.add(x.name);
+  }
+  for (const { ino, block, names } of eaInBoth) {
+    const twice = names.find((n) => namesOfBlock.get(block)!.has(n));
+    if (twice !== undefined) {
+      throw corrupt(`extended attribute ${JSON.stringify(twice)} is both in the inode and in its block`, { inode: ino, block });
+    }
   }
 
   // Phase 2: claims against the block bitmaps, and the group counts.
@@ -395,7 +408,10 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       throw corrupt(`extended attribute block ${inode.fileAcl} is outside the filesystem`, where);
     }
     const refs = eaRefs.get(inode.fileAcl);
-    if (refs === undefined) claim(inode.fileAcl, where, 'extended attribute');
+    if (refs === undefined) {
+      claim(inode.fileAcl, where, 'extended attribute');
+      eaFirstUser.set(inode.fileAcl, inode.ino);
+    }
     eaRefs.set(inode.fileAcl, (refs ?? 0) + 1);
     return 1;
   }
@@ -521,22 +537,6 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
         }
       }
     }
-  }
-
-  /** The entry table of an extended attribute block must stay inside the block. */
-  function checkEaEntries(ea: Uint8Array, where: Ext2Location): void {
-    let o = 32;
-    while (o + 4 <= bs && u32(ea, o) !== 0) {
-      if (o + 16 > bs) throw corrupt('extended attribute entry runs past the block', where);
-      const nameLen = ea[o]!;
-      const valueOffs = u16(ea, o + 2);
-      const valueInum = u32(ea, o + 4);
-      const valueSize = u32(ea, o + 8);
-      if (valueInum !== 0) throw unsupported('extended attribute stored in an inode (ea_inode)', where);
-      if (valueSize > 0 && (valueOffs < 32 || valueOffs + valueSize > bs)) throw corrupt('extended attribute value lies outside the block', where);
-      o += (16 + nameLen + 3) & ~3;
-    }
-    if (o + 4 > bs) throw corrupt('extended attribute entry table is not terminated', where);
   }
 }
 

@@ -12,3 +12,4 @@ export * from './walk.js';
 export * from './check.js';
 export * from './bitmap.js';
 export * from './xattr.js';
+export * from './inode-flags.js';

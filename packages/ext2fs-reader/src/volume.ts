@@ -6,6 +6,7 @@ import { INCOMPAT } from './features.js';
 import { GroupTable, GROUP_DESC_SIZE, Layout } from './groups.js';
 import { decodeInode, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
+import { decodeInodeXattrs, decodeXattrBlock, type Xattr } from './xattr.js';
 
 /**
  * Bytes of recently read metadata blocks to keep (inode table, directory and map blocks are read
@@ -116,6 +117,14 @@ export class Ext2Volume implements BlockMapContext {
   }
 
   readInode(ino: number): Inode {
+    return decodeInode(this.rawInode(ino), ino, this.sb.inodeSize);
+  }
+
+  /**
+   * The on-disk bytes of inode `ino` (inodeSize of them), read through the inode windows. Valid
+   * only until the next inode read: the window's buffer is reused.
+   */
+  private rawInode(ino: number): Uint8Array {
     const pos = this.inodePosition(ino);
     const start = pos - (pos % INODE_WINDOW_BYTES);
     let w = this.inodeWindows.find((x) => x.start === start);
@@ -133,7 +142,25 @@ export class Ext2Volume implements BlockMapContext {
     }
     w.used = ++this.inodeReads;
     const at = pos - start;
-    return decodeInode(w.bytes.subarray(at, at + this.sb.inodeSize), ino, this.sb.inodeSize);
+    return w.bytes.subarray(at, at + this.sb.inodeSize);
+  }
+
+  /**
+   * Every extended attribute of an inode, as getxattr(2) gives them (POSIX ACLs converted to the
+   * userspace format): those in the inode's body first, then those of its xattr block, each in
+   * entry order (the order listxattr(2) lists them in). Damage is an Ext2Error naming the inode.
+   */
+  readXattrs(inode: Inode, ino: number = inode.ino, where: Ext2Location = { inode: ino }): Xattr[] {
+    const seen = new Set<string>();
+    const out = decodeInodeXattrs(this.rawInode(ino), this.sb.inodeSize, where, seen);
+    if (inode.fileAcl !== 0) {
+      const block = inode.fileAcl;
+      if (block < this.firstDataBlock || block >= this.blocksCount) {
+        throw corrupt(`extended attribute block ${block} is outside the filesystem`, where);
+      }
+      out.push(...decodeXattrBlock(this.readBlock(block), { ...where, block }, seen).xattrs);
+    }
+    return out;
   }
 
   /** How many logical blocks of data an inode may map (the e2fsck rule: data at k needs size ≥ k·bs). */
