@@ -1,5 +1,5 @@
 import {
-  Ext2Volume, checkFilesystem, decodeName, fileTypeOfMode, deviceNumber, joinPath, type Ext2Summary, type Extent,
+  Ext2Volume, checkFilesystem, decodeName, fileTypeOfMode, deviceNumber, joinPath, userFlagLetters, type Ext2Summary, type Extent,
   ROOT_INO,
 } from '@fsconv/ext2fs-reader';
 import { createHash } from 'node:crypto';
@@ -69,6 +69,10 @@ export class Ext2Source implements SourceTree {
     };
     if (type === 'symlink') n.target = this.volume.readSymlink(i);
     if (type === 'char' || type === 'block') n.rdev = deviceNumber(i);
+    const xattrs = this.volume.readXattrs(i, ino, { inode: ino, path });
+    if (xattrs.length > 0) n.xattrs = xattrs;
+    const flags = userFlagLetters(i.flags);
+    if (flags !== '') n.flags = flags;
     return n;
   }
 }

@@ -1,5 +1,5 @@
 import {
-  deviceNumber, fileTypeOfMode, decodeName, type Ext2Volume, type TreeEntry, type FileType,
+  deviceNumber, fileTypeOfMode, decodeName, userFlagLetters, type Ext2Volume, type TreeEntry, type FileType,
 } from '@fsconv/ext2fs-reader';
 
 /**
@@ -19,11 +19,11 @@ export interface UnixEntry {
   nlink: number;
   target?: string;
   rdev?: [number, number];
-  ino: number;
   /** Extended attributes: name → value in base64 (POSIX ACLs as getfattr shows them). Absent when none. */
   xattrs?: Record<string, string>;
   /** Inode flags as lsattr letters (only those that mean something to a user). Absent when none. */
   flags?: string;
+  ino: number;
   /** On FAT volumes: where the entry is stored ('/'-rooted FAT path, names as FAT shows them). */
   fatPath?: string;
 }
@@ -46,8 +46,15 @@ export function unixEntryOfExt2(vol: Ext2Volume, e: TreeEntry): UnixEntry {
   if (type === 'file') out.size = i.size;
   if (type === 'symlink') out.target = decodeName(vol.readSymlink(i));
   if (type === 'char' || type === 'block') out.rdev = deviceNumber(i);
+  const xattrs = vol.readXattrs(i, e.ino, { inode: e.ino, path: e.path });
+  // Names are always prefixed ("user.", "system.…"), so none is an array index or __proto__;
+  // fromEntries keeps listxattr's order.
+  if (xattrs.length > 0) out.xattrs = Object.fromEntries(xattrs.map((x) => [x.name, Buffer.from(x.value).toString('base64')]));
+  const letters = userFlagLetters(i.flags);
+  if (letters !== '') out.flags = letters;
   // Keep the documented key order (path first, ino last) whatever was added above.
-  const { path, size, mode, uid, gid, atime, mtime, ctime, nlink, target, rdev, ino } = out;
+  const { path, size, mode, uid, gid, atime, mtime, ctime, nlink, target, rdev, flags, ino } = out;
   return { path, type, ...(size !== undefined && { size }), mode, uid, gid, atime, mtime, ctime, nlink,
-    ...(target !== undefined && { target }), ...(rdev !== undefined && { rdev }), ino };
+    ...(target !== undefined && { target }), ...(rdev !== undefined && { rdev }),
+    ...(out.xattrs !== undefined && { xattrs: out.xattrs }), ...(flags !== undefined && { flags }), ino };
 }
