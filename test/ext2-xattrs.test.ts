@@ -354,6 +354,34 @@ describe.skipIf(!canMount)('xattrs and flags equal the kernel view', () => {
       expect(byPathEntry.get('/text')!.xattrs!['user.empty']).toBe('');
       expect(Buffer.from(byPathEntry.get('/big')!.xattrs!['user.big']!, 'base64').length).toBe(v.bigValue);
 
+      // Converted in place to vfat+rights, every attribute and flag comes back from the rights
+      // files, equal to the kernel's view of the source; --to vfat lists each one it cannot keep.
+      const converted = join(dir, 'converted.img');
+      copyFileSync(img, converted);
+      const conv = await fsconv(['--from', 'ext2', '--to', 'vfat+rights', converted, '--yes', '-q']);
+      expect(conv.status, conv.stderr).toBe(0);
+      const fatLs = await fsconv(['ls', '--json', '--strict', converted]);
+      expect(fatLs.status, fatLs.stderr).toBe(0);
+      const fatEntries = new Map(fatLs.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as JsonEntry).map((e) => [e.path, e]));
+      for (const e of entries) {
+        expect(fatEntries.get(e.path)?.xattrs, `xattrs of ${e.path} on FAT`).toEqual(truth.xattrs.get(e.path));
+        expect(fatEntries.get(e.path)?.flags, `flags of ${e.path} on FAT`).toBe(e.flags);
+      }
+      const lossy = await fsconv(['check', '--from', 'ext2', '--to', 'vfat', '--json', img]);
+      expect(lossy.status, lossy.stderr).toBe(0);
+      const losses = (JSON.parse(lossy.stdout) as { losses: Array<{ path: string; what: string }> }).losses;
+      for (const e of entries) {
+        if (['fifo', 'char', 'block', 'socket'].includes(e.type)) {
+          // Not stored at all without a rights file: that is the loss reported.
+          expect(losses, `${e.path} skipped`).toContainEqual({ path: e.path, what: `${e.type} skipped (FAT cannot hold it without a rights file)` });
+          continue;
+        }
+        for (const n of Object.keys(e.xattrs ?? {})) {
+          expect(losses, `${e.path} ${n} in Not kept`).toContainEqual({ path: e.path, what: `extended attribute ${n} not kept (no rights file)` });
+        }
+        if (e.flags) expect(losses, `${e.path} flags in Not kept`).toContainEqual({ path: e.path, what: `inode flags '${e.flags}' not kept (no rights file)` });
+      }
+
       if (v.inodeSize === 256 && v.blockSize === 4096) {
         // Damage, refused up front by every command, as e2fsck judges it, and nothing written.
         const shared = s1.fileAcl * vol.blockSize;

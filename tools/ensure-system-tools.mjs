@@ -11,6 +11,8 @@ const needed = {
   sfdisk: 'fdisk', blkid: 'util-linux', wipefs: 'util-linux', losetup: 'mount', mount: 'mount', script: 'bsdutils', filefrag: 'e2fsprogs', bzip2: 'bzip2',
   // The kernel judge of FAT volumes (../shared/tools/uml-vfat): User-mode Linux, and insmod for its vfat modules.
   'linux.uml': 'user-mode-linux', insmod: 'kmod',
+  // Extended attributes, ACLs, capabilities and flags set on loop-mounted sources (ext2-xattrs.test.ts).
+  setfattr: 'attr', getfattr: 'attr', setfacl: 'acl', getfacl: 'acl', setcap: 'libcap2-bin', chattr: 'e2fsprogs',
   // GNU time, for tools/bench and the scale test's peak RSS (by its path: `command -v time` finds the shell's builtin).
   '/usr/bin/time': 'time',
 };
