@@ -6,7 +6,7 @@
 // hidden sectors = 2048, mtools (`-i DISK@@1M`) extracts every file byte-identical, `fsconv ls DISK`
 // equals the source's listing. A crash at each of the last writes (both modes), then the command
 // again (convert before the commit point, resume after it): the whole disk byte-identical.
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -183,5 +183,21 @@ describe('choosing the partition', () => {
     const out = join(work, 'from-partition-1.img');
     ok(await fsconv(['--from', 'ext2', '--to', 'vfat+rights', two, '--partition', '1', '--output', out, '-q', '--tz', 'UTC']), '--output from partition 1');
     expect(canonicalListing(await listing(out))).toEqual(canonicalListing(await listing(two, ['--partition', '1'])));
+  }, 120_000);
+
+  it('a GPT with a damaged backup copy: a warning; convert refuses to change the type (one line), converts with --keep-partition-type', async () => {
+    const img = makeDisk('gpt-damaged', 'gpt', 1024);
+    // Break the backup header (the disk's last sector): its CRC no longer matches.
+    const fd = openSync(img, 'r+');
+    writeSync(fd, Buffer.from('XX'), 0, 2, DISK_BYTES - 512 + 16);
+    closeSync(fd);
+    const info = ok(await fsconv(['info', img]), 'info');
+    expect(info.stderr).toMatch(/^fsconv: warning: .*GPT: .*backup/m);
+    const before = sha256File(img);
+    expect(expectOneLineRefusal(await fsconv(convertArgs(img, [])))).toMatch(/its type cannot be changed in the partition table: GPT: the backup copy is damaged .*--keep-partition-type.*nothing written$/);
+    expect(sha256File(img)).toBe(before);
+    const r = JSON.parse(ok(await fsconv(convertArgs(img, ['--keep-partition-type'])), 'convert, type kept').stdout) as { partitionType: unknown };
+    expect(r.partitionType).toBeNull();
+    expect((await listing(img)).length).toBeGreaterThan(3);
   }, 120_000);
 });

@@ -159,6 +159,8 @@ export function resolveTarget(
     }
     return { device, storage: storageOfDevice, table: null, partition: null, name: path, command: path, startByte: 0, tableStorage: null, partitionDevice: null, disk: null };
   }
+  // What the table decoder noticed (a hybrid MBR, a GPT copy it could not use, …) is said, not hidden.
+  for (const w of table.warnings) note(`fsconv: warning: ${path}: ${w}`);
   const listing = listPartitions(storageOfDevice, table);
   const all = listing.map(describe).join(', ');
   let chosen: PartitionListing | undefined;
@@ -172,7 +174,7 @@ export function resolveTarget(
     if (candidates.length === 0 && want === 'ext2') candidates = listing.filter((l) => l.holds === 'FAT');
     if (candidates.length !== 1) {
       throw new TargetRefusal(candidates.length === 0
-        ? `${path} holds a ${table.scheme.toUpperCase()} partition table with no partition holding ${WANT_TEXT[want]}: ${all || 'no partitions'}`
+        ? `${path} holds ${table.scheme === 'mbr' ? 'an' : 'a'} ${table.scheme.toUpperCase()} partition table with no partition holding ${WANT_TEXT[want]}: ${all || 'no partitions'}`
         : `${path} holds ${candidates.length} partitions with ${WANT_TEXT[want]}: ${candidates.map(describe).join(', ')}: choose one with --partition N`);
     }
     chosen = candidates[0]!;

@@ -6,7 +6,7 @@ import {
   CountingDevice, Ext2Source, commitFromJournal, convertInPlace, discardJournal, planInPlace,
   type InPlaceOptions, type InPlacePlan,
 } from '@fsconv/core';
-import { fatPartitionType, setPartitionType, type SectorWrite } from '@fsconv/partition';
+import { fatPartitionType, PartitionTableError, setPartitionType, type SectorWrite } from '@fsconv/partition';
 import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../interruption.js';
 import { closeTarget, kernelView, resolveTarget, type ResolveOptions, type Target } from '../target.js';
 import { formatBytes, formatNotes } from '../format.js';
@@ -241,7 +241,14 @@ function partitionTypeChange(target: Target, fatBits: 12 | 16 | 32, keep: boolea
   if (p === null || target.table === null || keep) return null;
   const to = fatPartitionType(target.table.scheme, { fatBits, startLba: p.startLba, sectors: p.sectors });
   const show = (t: { mbr?: number | undefined; gpt?: string | undefined }): string => t.gpt ?? `0x${t.mbr!.toString(16).padStart(2, '0')}`;
-  return { partition: p.number, from: show(p.type), to: show(to), writes: setPartitionType(target.tableStorage!, target.table, p.number, to) };
+  let writes: SectorWrite[];
+  try {
+    writes = setPartitionType(target.tableStorage!, target.table, p.number, to);
+  } catch (e) {
+    if (e instanceof PartitionTableError) throw new ConvertRefusal(`${target.name}: its type cannot be changed in the partition table: ${e.message}; or give --keep-partition-type to convert without changing it; nothing written`);
+    throw e;
+  }
+  return { partition: p.number, from: show(p.type), to: show(to), writes };
 }
 
 function isFat(device: Storage): boolean {
