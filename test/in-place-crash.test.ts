@@ -13,10 +13,11 @@
 // journal (M .. W), whose first write, the marker over bytes 1024..1535, is the commit point, and
 // whose last, the boot sector over the marker's copy in sector 0, makes the device FAT. The commit
 // is what `resume` writes: M is W minus resume's writes plus one; the sweep checks the state each
-// crash leaves against it. Every write from M-3 to W is a crash point, the rest are spread over the
-// staging.
+// crash leaves against it.
 //
-// CI crashes at 52 write counts per mode on the small and trap images (30 on the FAT32 one);
+// Every crash state of every write is checked in process by test/crash-states.test.ts; this test
+// proves the fault hook and the real process: CI crashes at 16 write counts per mode and image (the
+// first three, three each side of the commit point, the last three, the rest spread);
 // tools/crash-sweep.sh (FSCONV_CRASH_SWEEP=1) at every write count. FSCONV_CRASH_IMAGES=small,traps,fat32
 // limits the images.
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
@@ -56,12 +57,12 @@ interface ImageSpec {
 
 const ALL_IMAGES: ImageSpec[] = [
   // FAT16, 1 KiB clusters on 1 KiB blocks.
-  { name: 'small', tree: 'small', blockSize: 1024, inodeSize: 128, extra: [], fatBits: 16, counts: 52 },
+  { name: 'small', tree: 'small', blockSize: 1024, inodeSize: 128, extra: [], fatBits: 16, counts: 16 },
   // FAT12, 4 KiB clusters on 4 KiB blocks; a root directory full of traps (fixed-size FAT12 root).
-  { name: 'traps', tree: 'traps', blockSize: 4096, inodeSize: 256, extra: [], fatBits: 12, counts: 52 },
+  { name: 'traps', tree: 'traps', blockSize: 4096, inodeSize: 256, extra: [], fatBits: 12, counts: 16 },
   // FAT32, 512-byte clusters on 4 KiB blocks: backup boot sector, FSInfo replacing the marker. Fewer
   // counts (the budget): still every write from the journal on, and the staging spread.
-  { name: 'fat32', tree: 'small', blockSize: 4096, inodeSize: 128, sizeBytes: 34 << 20, extra: ['--fat-bits', '32'], fatBits: 32, counts: 30 },
+  { name: 'fat32', tree: 'small', blockSize: 4096, inodeSize: 128, sizeBytes: 34 << 20, extra: ['--fat-bits', '32'], fatBits: 32, counts: 16 },
 ];
 const only = (process.env['FSCONV_CRASH_IMAGES'] ?? '').split(',').filter((s) => s !== '');
 const IMAGES = only.length > 0 ? ALL_IMAGES.filter((i) => only.includes(i.name)) : ALL_IMAGES;
@@ -208,15 +209,21 @@ async function runPool<T>(items: readonly T[], job: (item: T) => Promise<void>, 
   return failures;
 }
 
-/** The crash counts: every write from the staging's last two to the end, the first three, the rest spread over the staging. */
+/**
+ * The crash counts: in CI the first three writes, the three around the commit point on each side,
+ * the last three, and the rest spread over the whole run (every state of every write is checked in
+ * process by test/crash-states.test.ts; these prove the hook and the real process); the sweep
+ * takes every one.
+ */
 function crashCounts(ref: Reference, total: number): number[] {
   const { W, M } = ref;
   if (SWEEP) return Array.from({ length: W }, (_, i) => i + 1);
   const set = new Set<number>();
-  for (let n = Math.max(1, M - 3); n <= W; n++) set.add(n);
+  for (let n = Math.max(1, M - 3); n <= Math.min(W, M + 2); n++) set.add(n);
+  for (let n = Math.max(1, W - 2); n <= W; n++) set.add(n);
   for (let n = 1; n <= Math.min(3, M - 4); n++) set.add(n);
   const lo = 4;
-  const hi = M - 4;
+  const hi = W - 3;
   const want = total - set.size;
   if (hi >= lo && want > 0) {
     const k = Math.min(want, hi - lo + 1);
@@ -298,7 +305,7 @@ for (const spec of IMAGES) {
         const started = Date.now();
         const counts = crashCounts(ref, spec.counts);
         expect(counts.length).toBeGreaterThanOrEqual(Math.min(spec.counts, ref.W));
-        for (let n = ref.M - 3; n <= ref.W; n++) if (n >= 1) expect(counts).toContain(n);
+        for (const n of [ref.M - 1, ref.M, ref.M + 1, ref.W - 1, ref.W]) expect(counts).toContain(n);
         const seen = { ext2: 0, committed: 0, finished: 0, resumeCmd: 0, refusedConvert: 0 };
         const failures = await runPool(counts, async (n) => {
           const img = join(dir(), `crash-${mode}-${n}.img`);

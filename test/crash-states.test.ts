@@ -1,0 +1,85 @@
+// Crash safety proven in process (issue 12, item 5; test/support/crash-states.ts): one recorded
+// in-place conversion per image, then every crash state rebuilt in memory from its write log (kill
+// after each write; power loss: the durable writes plus subsets and reorderings of those since the
+// last flush; torn multi-sector writes) and finished by the real resume or convert code, with no
+// process per state. A state that still reads as ext2 must hold the original ext2 exactly; every
+// finished device must be byte-identical to the uninterrupted run. CI runs a slice (fewer power-loss
+// subsets, and only some of the states that are still ext2 converted again: every one of them is
+// checked to hold the ext2 exactly); `npm run crash-sweep` (FSCONV_CRASH_STATES=full) runs more of
+// them and prints `crash states: N checked, M failed`.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InPlaceOptions } from '../packages/core/dist/index.js';
+import { sweep, type SweepResult } from './support/crash-states.js';
+import { makeExt2Image } from './support/ext2-image.js';
+import { buildFatTrapTree } from './support/fat-trees.js';
+import { buildSmallTree } from './support/trees.js';
+
+const FULL = process.env['FSCONV_CRASH_STATES'] === 'full';
+
+type Slice = { subsetsPerPoint: number; tornPerWrite: number; stride: number; convertEvery: number; seed: number };
+interface Spec {
+  name: string; tree: 'small' | 'traps'; blockSize: 1024 | 4096; inodeSize: 128 | 256; sizeBytes?: number; opts: Partial<InPlaceOptions>;
+  /** CI's slice and the full sweep's (a 34 MiB image costs a copy per state, and a conversion per ext2 state finished). */
+  ci: Slice; full: Slice; minStates: number;
+}
+const IMAGES: Spec[] = [
+  {
+    name: 'FAT16, 1 KiB blocks', tree: 'small', blockSize: 1024, inodeSize: 128, opts: {},
+    ci: { subsetsPerPoint: 6, tornPerWrite: 3, stride: 1, convertEvery: 3, seed: 1 },
+    full: { subsetsPerPoint: 24, tornPerWrite: 8, stride: 1, convertEvery: 1, seed: 1 }, minStates: 1000,
+  },
+  {
+    name: 'FAT12, 4 KiB blocks, a root of traps', tree: 'traps', blockSize: 4096, inodeSize: 256, opts: {},
+    ci: { subsetsPerPoint: 4, tornPerWrite: 3, stride: 1, convertEvery: 8, seed: 2 },
+    full: { subsetsPerPoint: 24, tornPerWrite: 8, stride: 1, convertEvery: 1, seed: 2 }, minStates: 1000,
+  },
+  {
+    name: 'FAT32, 512-byte clusters on 4 KiB blocks', tree: 'small', blockSize: 4096, inodeSize: 128, sizeBytes: 34 << 20, opts: { fatBits: 32 },
+    ci: { subsetsPerPoint: 2, tornPerWrite: 2, stride: 1, convertEvery: 20, seed: 3 },
+    full: { subsetsPerPoint: 12, tornPerWrite: 6, stride: 1, convertEvery: 2, seed: 3 }, minStates: 1000,
+  },
+];
+
+let work: string;
+const totals: SweepResult[] = [];
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'fsconv-crash-states-'));
+});
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  if (totals.length === IMAGES.length) {
+    const checked = totals.reduce((n, r) => n + r.checked, 0);
+    const failed = totals.reduce((n, r) => n + r.failed.length, 0);
+    console.log(`crash states: ${checked} checked, ${failed} failed`);
+  }
+});
+
+describe('every crash state of an in-place conversion, in process', () => {
+  for (const spec of IMAGES) {
+    it(spec.name, () => {
+      const tree = join(work, `tree-${spec.name.replace(/\W+/g, '-')}`);
+      if (spec.tree === 'small') buildSmallTree(tree);
+      else buildFatTrapTree(tree);
+      const img = makeExt2Image({
+        src: tree, out: join(work, `${spec.name.replace(/\W+/g, '-')}.ext2`), blockSize: spec.blockSize, inodeSize: spec.inodeSize,
+        ...(spec.sizeBytes !== undefined && { sizeBytes: spec.sizeBytes }),
+      });
+      const original = new Uint8Array(readFileSync(img));
+      const opts: InPlaceOptions = { target: 'vfat+rights', tz: 'UTC', ...spec.opts };
+      const t0 = Date.now();
+      const r = sweep(original, opts, FULL ? spec.full : spec.ci);
+      totals.push(r);
+      console.log(`${spec.name}: ${r.writes} writes; ${r.checked} crash states checked (${r.ext2Intact} still ext2 and intact, ` +
+        `${r.converted} finished by converting again, ${r.resumed} by resume), ${r.failed.length} failed; ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+        r.failed.slice(0, 5).map((f) => `\n  FAILED ${f}`).join(''));
+      expect(r.failed).toEqual([]);
+      // The sweep reached past the commit point and states before it, and enough of them.
+      expect(r.resumed).toBeGreaterThan(5);
+      expect(r.converted).toBeGreaterThan(5);
+      expect(r.checked).toBeGreaterThan(spec.minStates);
+    }, 600_000);
+  }
+});
