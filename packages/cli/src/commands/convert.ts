@@ -16,37 +16,10 @@ import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { kernelView, resolveTarget } from '../target.js';
 import { refuseIfInterrupted } from '../interruption.js';
+import { ConvertRefusal, type ConvertArgs } from './convert-args.js';
 import { inPlaceCommand } from './in-place.js';
 
-export class ConvertRefusal extends Error {}
-
-export interface ConvertArgs {
-  from: 'ext2' | 'dir';
-  to: FatTarget;
-  source: string;
-  output?: string;
-  size?: string;
-  fatBits?: 12 | 16 | 32;
-  clusterSize?: number;
-  /** The partition of a whole-disk image or disk to work on (default: the one that holds ext2). */
-  partition?: number | undefined;
-  /** In place in a partition: leave its type in the partition table as it is. */
-  keepPartitionType: boolean;
-  /** FAT12/16 fixed root entries (default 512). */
-  rootEntries?: number | undefined;
-  label?: string;
-  volumeId?: string;
-  codepage: string;
-  sourceCharset: string;
-  tz: string;
-  partitionTable?: 'mbr';
-  json: boolean;
-  quiet: boolean;
-  dryRun: boolean;
-  yes: boolean;
-  /** With --output: replace an existing file, or overwrite a block device. */
-  force?: boolean;
-}
+export { ConvertRefusal, type ConvertArgs } from './convert-args.js';
 
 /** Parses sizes like 1440K, 64M, 2G, 1T (binary units) or plain bytes. */
 export function parseSize(text: string): number {

@@ -11,7 +11,7 @@ import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../inter
 import { closeTarget, kernelView, resolveTarget, type ResolveOptions, type Target } from '../target.js';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
-import { ConvertRefusal, type ConvertArgs } from './convert.js';
+import { ConvertRefusal, type ConvertArgs } from './convert-args.js';
 
 /**
  * Asks on the terminal; true only for an explicit yes. Reads from a fresh /dev/tty descriptor:
