@@ -7,6 +7,7 @@ import {
   type InPlaceOptions, type InPlacePlan,
 } from '@fsconv/core';
 import { fatPartitionType, PartitionTableError, setPartitionType, type SectorWrite } from '@fsconv/partition';
+import { FaultHook, withFaultHook } from '../fault-hook.js';
 import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../interruption.js';
 import { closeTarget, kernelView, resolveTarget, type ResolveOptions, type Target } from '../target.js';
 import { formatBytes, formatNotes } from '../format.js';
@@ -58,9 +59,11 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
   const device = Device.open(args.source, { write: !args.dryRun, exclusive: !args.dryRun });
   try {
     // Every write goes through one counter (the fault hook), inside the partition or outside it.
-    const counting = new CountingDevice(device);
+    // The fault hook of the crash tests goes under every device written, only when asked.
+    const hook = FaultHook.fromEnv();
+    const counting = new CountingDevice(withFaultHook(hook, device));
     const target = resolveTarget(args.source, device, counting, 'ext2', args.partition, (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); },
-      diskOptions(counting, !args.dryRun));
+      diskOptions(counting, hook, !args.dryRun));
     try {
       return convertTarget(args, out, target, counting, bar, started);
     } finally {
@@ -76,12 +79,12 @@ export function inPlaceCommand(args: ConvertArgs, out: (s: string) => void): num
  * udev does not probe it meanwhile, but not claimed: the kernel lets no one claim a disk one of
  * whose partitions is claimed), its writes counted with the partition's; for check, read-only.
  */
-function diskOptions(counting: CountingDevice, write: boolean, decode: ResolveOptions['decode'] = {}): ResolveOptions {
+function diskOptions(counting: CountingDevice, hook: FaultHook | null, write: boolean, decode: ResolveOptions['decode'] = {}): ResolveOptions {
   return {
     decode, kernel: kernelView(),
     openDisk: (path) => {
       const d = Device.open(path, write ? { write: true, lock: true } : {});
-      return { device: d, storage: write ? counting.sibling(d) : d };
+      return { device: d, storage: write ? counting.sibling(withFaultHook(hook, d)) : d };
     },
   };
 }
@@ -170,10 +173,11 @@ export function resumeCommand(args: ResumeArgs, out: (s: string) => void): numbe
   const started = Date.now();
   const device = Device.open(args.device, { write: true, exclusive: true });
   try {
-    const counting = new CountingDevice(device);
+    const hook = FaultHook.fromEnv();
+    const counting = new CountingDevice(withFaultHook(hook, device));
     // The table may be caught between its two GPT copies: the journal rewrites both, so read the primary.
     const target = resolveTarget(args.device, device, counting, 'interrupted', args.partition,
-      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, diskOptions(counting, true, { whenCopiesDisagree: 'primary' }));
+      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, diskOptions(counting, hook, true, { whenCopiesDisagree: 'primary' }));
     try {
       return resumeTarget(args, out, target, counting, started);
     } finally {
