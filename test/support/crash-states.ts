@@ -212,11 +212,11 @@ export interface SweepResult {
 
 /**
  * Runs the conversion of `original` once, recording it, then checks every crash state. States whose
- * bytes were met before are not checked again. `convertEvery`: finish only every n-th state that is
+ * keys were met before are not checked again. `convertEvery`: finish only every n-th state that is
  * still ext2 by converting again (they all are checked to hold the ext2 exactly; the sweep finishes
  * every one), to bound the CI time.
  */
-export function sweep(original: Uint8Array, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number }): SweepResult {
+export async function sweep(original: Uint8Array, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number }): Promise<SweepResult> {
   const rec = new RecordingStorage(original.slice());
   convertInMemory(rec, opts);
   const reference = rec.bytes;
@@ -248,6 +248,8 @@ export function sweep(original: Uint8Array, opts: InPlaceOptions, so: StateOptio
     if (seen.has(state.key)) continue;
     seen.add(state.key);
     result.checked++;
+    // Let the test runner's worker breathe: a sweep runs for minutes.
+    if (result.checked % 100 === 0) await new Promise((r) => setImmediate(r));
     try {
       const ext2 = byteOf(state, 1080) === 0x53 && byteOf(state, 1081) === 0xef;
       if (ext2) {
