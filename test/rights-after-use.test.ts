@@ -103,6 +103,8 @@ async function expectReconciled(img: string, how: string, mtimeChanged: boolean)
     expect(warnings.some((w) => w.includes(p.slice(1))), `${how}: a warning about ${p} in ${ls.stderr}`).toBe(true);
   }
   for (const p of UNTOUCHED) expect(warnings.some((w) => w.includes(`${p}:`)), `${how}: no warning about ${p}`).toBe(false);
+  const info = await fsconv(['info', '--json', img]);
+  expect((JSON.parse(info.stdout) as { untrustedRecords: number }).untrustedRecords, how).toBe(warnings.length);
   const strict = await fsconv(['ls', '--strict', '--tz', 'UTC', img]);
   expect(strict.status, how).toBe(1);
   expect(strict.stderr, how).toMatch(/no longer trusted .*--strict/);

@@ -137,6 +137,8 @@ function fatInfo(args: InfoArgs, where: Placement, vol: FatVolume, out: (s: stri
     rightsFiles: listing.rightsFiles,
     entries: listing.entries,
     entriesWithRights: listing.withRights,
+    /** Records no longer trusted (the volume changed on FAT since), records without an entry, damaged rights files: `ls` names each. */
+    untrustedRecords: listing.untrusted,
     counts,
     fileBytes: bytes,
   };
@@ -157,6 +159,9 @@ function fatInfo(args: InfoArgs, where: Placement, vol: FatVolume, out: (s: stri
       `${(counts.fifo ?? 0) + (counts.char ?? 0) + (counts.block ?? 0) + (counts.socket ?? 0)} special files` +
       ` (${info.entriesWithRights} of ${info.entries} described by rights files)`,
     `File data:    ${formatBytes(info.fileBytes)} (${info.fileBytes} bytes)`,
+    ...(info.untrustedRecords > 0
+      ? [`Warnings:     ${info.untrustedRecords} rights record${info.untrustedRecords === 1 ? '' : 's'} or file${info.untrustedRecords === 1 ? '' : 's'} no longer trusted: the volume was changed on FAT since its conversion ('fsconv ls' names each)`]
+      : []),
   ].join('\n'));
   return 0;
 }
