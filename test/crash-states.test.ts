@@ -15,6 +15,7 @@ import type { InPlaceOptions } from '../packages/core/dist/index.js';
 import { sweep, type SweepResult } from './support/crash-states.js';
 import { makeExt2Image } from './support/ext2-image.js';
 import { buildFatTrapTree } from './support/fat-trees.js';
+import { run } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
 const FULL = process.env['FSCONV_CRASH_STATES'] === 'full';
@@ -22,6 +23,8 @@ const FULL = process.env['FSCONV_CRASH_STATES'] === 'full';
 type Slice = { subsetsPerPoint: number; tornPerWrite: number; stride: number; convertEvery: number; seed: number };
 interface Spec {
   name: string; tree: 'small' | 'traps'; blockSize: 1024 | 4096; inodeSize: 128 | 256; sizeBytes?: number; opts: Partial<InPlaceOptions>;
+  /** In partition 1 (at 1 MiB) of a disk image with this table, its type changed by the commit. */
+  disk?: 'dos' | 'gpt';
   /** CI's slice and the full sweep's (a 34 MiB image costs a copy per state, and a conversion per ext2 state finished). */
   ci: Slice; full: Slice; minStates: number;
 }
@@ -41,7 +44,21 @@ const IMAGES: Spec[] = [
     ci: { subsetsPerPoint: 2, tornPerWrite: 2, stride: 1, convertEvery: 20, seed: 3 },
     full: { subsetsPerPoint: 12, tornPerWrite: 6, stride: 1, convertEvery: 4, seed: 3 }, minStates: 1000,
   },
+  {
+    name: 'FAT16 in partition 1 of a GPT disk (the type in both copies)', tree: 'small', blockSize: 1024, inodeSize: 128, opts: {}, disk: 'gpt',
+    ci: { subsetsPerPoint: 4, tornPerWrite: 2, stride: 1, convertEvery: 6, seed: 4 },
+    full: { subsetsPerPoint: 24, tornPerWrite: 8, stride: 1, convertEvery: 1, seed: 4 }, minStates: 1000,
+  },
 ];
+
+const MiB = 1024 * 1024;
+/** A 40 MiB disk image with partition 1 (32 MiB at 1 MiB, Linux type) holding the ext2 of `tree`. */
+function diskImage(tree: string, scheme: 'dos' | 'gpt', out: string, blockSize: number): string {
+  run('truncate', ['-s', String(40 * MiB), out]);
+  run('sfdisk', ['-q', out], { input: `label: ${scheme}\nstart=2048, size=${(32 * MiB) / 512}, type=${scheme === 'dos' ? '83' : '0FC63DAF-8483-4772-8E79-3D69D8477DE4'}\n` });
+  run('mke2fs', ['-q', '-t', 'ext2', '-b', String(blockSize), '-I', '128', '-d', tree, '-E', `offset=${MiB}`, '-F', out, `${(32 * MiB) / 1024}k`]);
+  return out;
+}
 
 let work: string;
 const totals: SweepResult[] = [];
@@ -63,14 +80,15 @@ describe('every crash state of an in-place conversion, in process', () => {
       const tree = join(work, `tree-${spec.name.replace(/\W+/g, '-')}`);
       if (spec.tree === 'small') buildSmallTree(tree);
       else buildFatTrapTree(tree);
-      const img = makeExt2Image({
-        src: tree, out: join(work, `${spec.name.replace(/\W+/g, '-')}.ext2`), blockSize: spec.blockSize, inodeSize: spec.inodeSize,
+      const out = join(work, `${spec.name.replace(/\W+/g, '-')}.img`);
+      const img = spec.disk !== undefined ? diskImage(tree, spec.disk, out, spec.blockSize) : makeExt2Image({
+        src: tree, out, blockSize: spec.blockSize, inodeSize: spec.inodeSize,
         ...(spec.sizeBytes !== undefined && { sizeBytes: spec.sizeBytes }),
       });
       const original = new Uint8Array(readFileSync(img));
       const opts: InPlaceOptions = { target: 'vfat+rights', tz: 'UTC', ...spec.opts };
       const t0 = Date.now();
-      const r = await sweep(original, opts, FULL ? spec.full : spec.ci);
+      const r = await sweep(original, opts, FULL ? spec.full : spec.ci, { partition: spec.disk !== undefined });
       totals.push(r);
       console.log(`${spec.name}: ${r.writes} writes; ${r.checked} crash states checked (${r.ext2Intact} still ext2 and intact, ` +
         `${r.converted} finished by converting again, ${r.resumed} by resume), ${r.failed.length} failed; ${((Date.now() - t0) / 1000).toFixed(1)} s` +

@@ -9,7 +9,8 @@
 // finished device is byte-identical to the uninterrupted run. This is the test-only I/O layer: the
 // production device knows nothing of it.
 // The built packages, as the CLI runs them (one instance of each module, so error classes match).
-import type { Storage } from '../../packages/device/dist/index.js';
+import { StorageSlice, type Storage } from '../../packages/device/dist/index.js';
+import { decodePartitionTable, fatPartitionType, setPartitionType } from '../../packages/partition/dist/index.js';
 import { Ext2Volume } from '../../packages/ext2fs-reader/dist/index.js';
 import { Ext2Source, commitFromJournal, convertInPlace, planInPlace, type InPlaceOptions } from '../../packages/core/dist/index.js';
 import { inspectDevice } from '../../packages/cli/dist/interruption.js';
@@ -45,26 +46,56 @@ export class RecordingStorage extends MemoryStorage {
   }
 }
 
+/**
+ * Where the filesystem is: the whole device, or (a disk image) partition 1 of its MBR or GPT, whose
+ * type the conversion changes as the CLI does (in-place.ts), through the disk.
+ */
+export interface Place {
+  partition: boolean;
+}
+
+function slice(dev: Storage, place: Place): { fs: Storage; start: number } {
+  if (!place.partition) return { fs: dev, start: 0 };
+  const table = decodePartitionTable(dev, { whenCopiesDisagree: 'primary' })!;
+  const p = table.partitions.find((x) => x.number === 1)!;
+  return { fs: new StorageSlice(dev, p.startByte, p.bytes, 'partition 1'), start: p.startByte };
+}
+
 /** The in-place conversion as the CLI runs it (without its refusals and report), on a device in memory. */
-export function convertInMemory(dev: Storage, opts: InPlaceOptions): void {
-  const src = new Ext2Source(Ext2Volume.open(dev));
-  const plan = planInPlace(src, opts);
+export function convertInMemory(dev: Storage, opts: InPlaceOptions, place: Place = { partition: false }): void {
+  if (!place.partition) {
+    const src = new Ext2Source(Ext2Volume.open(dev));
+    const plan = planInPlace(src, opts);
+    if (!plan.feasible) throw new Error(`not feasible: ${plan.summary}`);
+    convertInPlace(dev, src, plan, opts);
+    return;
+  }
+  const table = decodePartitionTable(dev)!;
+  const p = table.partitions.find((x) => x.number === 1)!;
+  const fs = new StorageSlice(dev, p.startByte, p.bytes, 'partition 1');
+  const withContainer: InPlaceOptions = {
+    ...opts, container: { sliceOffset: p.startByte, hiddenSectors: p.startByte / 512, outsideWritesReserve: 4 * (12 + table.sectorSize) },
+  };
+  const src = new Ext2Source(Ext2Volume.open(fs));
+  const plan = planInPlace(src, withContainer);
   if (!plan.feasible) throw new Error(`not feasible: ${plan.summary}`);
-  convertInPlace(dev, src, plan, opts);
+  const to = fatPartitionType(table.scheme, { fatBits: plan.geometry!.fatBits, startLba: p.startLba, sectors: p.sectors });
+  convertInPlace(fs, src, plan, withContainer, { device: dev, writes: setPartitionType(dev, table, p.number, to) });
 }
 
 /** What `fsconv resume` (past the commit point) or the same convert command (before it) does with a crash state. */
-export function finish(state: Uint8Array, opts: InPlaceOptions): 'resume' | 'convert' | 'done' {
+export function finish(state: Uint8Array, opts: InPlaceOptions, place: Place = { partition: false }): 'resume' | 'convert' | 'done' {
   const dev = new MemoryStorage(state);
-  const it = inspectDevice(dev);
+  const { fs, start } = slice(dev, place);
+  const it = inspectDevice(fs);
   if (it.state === 'resumable') {
-    commitFromJournal(dev, it.journal, it.marker);
+    commitFromJournal(fs, it.journal, it.marker, undefined, place.partition ? dev : undefined);
     return 'resume';
   }
   if (it.state !== 'none') throw new Error(`the state is ${it.state}: ${'why' in it ? it.why : ''}`);
   // No marker and no ext2: the conversion had finished (convert says "already holds FAT").
-  if (!(state[1080] === 0x53 && state[1081] === 0xef)) return 'done';
-  convertInMemory(dev, opts);
+  if (!(state[start + 1080] === 0x53 && state[start + 1081] === 0xef)) return 'done';
+  convertInMemory(dev, opts, place);
   return 'convert';
 }
 
@@ -98,11 +129,16 @@ function byteOf(s: CrashState, at: number): number {
   return b;
 }
 
-/** The ranges [start, end) of the original that the ext2 uses (every block its bitmaps mark, and block 0). */
-export function usedRanges(original: Uint8Array): Array<[number, number]> {
-  const vol = Ext2Volume.open(new MemoryStorage(original.slice()));
+/**
+ * The ranges [start, end) of the original that the ext2 uses (every block its bitmaps mark, and
+ * block 0), at `base` on the device; in a disk image everything before the partition too.
+ */
+export function usedRanges(original: Uint8Array, place: Place = { partition: false }): Array<[number, number]> {
+  const whole = new MemoryStorage(original.slice());
+  const { fs, start: base } = slice(whole, place);
+  const vol = Ext2Volume.open(fs);
   const bs = vol.blockSize;
-  const ranges: Array<[number, number]> = [[0, Math.max(bs, 2048)]];
+  const ranges: Array<[number, number]> = [[0, base + Math.max(bs, 2048)]];
   const bitmap = new Uint8Array(bs);
   const perGroup = vol.sb.blocksPerGroup;
   for (let g = 0; g < vol.groups.count; g++) {
@@ -110,7 +146,7 @@ export function usedRanges(original: Uint8Array): Array<[number, number]> {
     const first = vol.sb.firstDataBlock + g * perGroup;
     for (let i = 0; i < perGroup && first + i < vol.sb.blocksCount; i++) {
       if ((bitmap[i >> 3]! & (1 << (i & 7))) === 0) continue;
-      const start = (first + i) * bs;
+      const start = base + (first + i) * bs;
       const last = ranges[ranges.length - 1]!;
       if (last[1] >= start) last[1] = Math.max(last[1], start + bs);
       else ranges.push([start, start + bs]);
@@ -216,11 +252,14 @@ export interface SweepResult {
  * still ext2 by converting again (they all are checked to hold the ext2 exactly; the sweep finishes
  * every one), to bound the CI time.
  */
-export async function sweep(original: Uint8Array, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number }): Promise<SweepResult> {
+export async function sweep(
+  original: Uint8Array, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number }, place: Place = { partition: false },
+): Promise<SweepResult> {
   const rec = new RecordingStorage(original.slice());
-  convertInMemory(rec, opts);
+  convertInMemory(rec, opts, place);
   const reference = rec.bytes;
-  const used = usedRanges(original);
+  const used = usedRanges(original, place);
+  const start = place.partition ? slice(new MemoryStorage(original), place).start : 0;
   const result: SweepResult = { checked: 0, failed: [], resumed: 0, converted: 0, ext2Intact: 0, writes: rec.log.filter((e) => e.kind === 'write').length };
   const seen = new Set<string>();
   let ext2States = 0;
@@ -251,7 +290,7 @@ export async function sweep(original: Uint8Array, opts: InPlaceOptions, so: Stat
     // Let the test runner's worker breathe: a sweep runs for minutes.
     if (result.checked % 100 === 0) await new Promise((r) => setImmediate(r));
     try {
-      const ext2 = byteOf(state, 1080) === 0x53 && byteOf(state, 1081) === 0xef;
+      const ext2 = byteOf(state, start + 1080) === 0x53 && byteOf(state, start + 1081) === 0xef;
       if (ext2) {
         const why = intactWhy(state);
         if (why !== null) throw new Error(`the device still says ext2, but the ext2 changed in ${why}`);
@@ -259,7 +298,7 @@ export async function sweep(original: Uint8Array, opts: InPlaceOptions, so: Stat
         if (ext2States++ % so.convertEvery !== 0) continue;
       }
       const bytes = materialize(state);
-      const how = finish(bytes, opts);
+      const how = finish(bytes, opts, place);
       if (how === 'resume') result.resumed++;
       else if (how === 'convert') result.converted++;
       if (Buffer.compare(bytes, reference) !== 0) {

@@ -416,9 +416,14 @@ export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: J
   dev.flush();
   // The partition table: the partition's type follows its filesystem (fixed bytes, from the
   // journal: a crash between two of them is replayed like any other commit write).
+  // Each flushed on its own: a power loss keeps any subset of the writes since a flush, and a
+  // GPT's header and entry-array sector kept one without the other make that copy unreadable; one
+  // write in flux at a time leaves at least one sound copy, from which resume finds the partition.
   if (j.outsideWrites.length > 0) {
-    for (const o of j.outsideWrites) outsideDevice!.writeAt(o.bytes, o.offset);
-    outsideDevice!.flush();
+    for (const o of j.outsideWrites) {
+      outsideDevice!.writeAt(o.bytes, o.offset);
+      outsideDevice!.flush();
+    }
   }
   // f. Last, the boot sector over the marker's last copy: the device becomes FAT in one write.
   dev.writeAt(padToSector(j.bootSector, sector), 0);
