@@ -2,7 +2,7 @@ import {
   ATTR, DIRENT_SIZE, encodeLongNameSlots, encodeShortEntry, lfnChecksum, unixToFat,
   type PlannedName, type ShortEntry,
 } from '@fsconv/fat';
-import { attributesOf, keptTime, type DirectoryLayout } from './fat-layout.js';
+import { attributesOf, fatWriteTime, keptTime, type DirectoryLayout } from './fat-layout.js';
 import type { SourceNode } from './model.js';
 
 /** Where a directory's entries point: filled in by whoever allocates clusters. */
@@ -46,7 +46,8 @@ export function encodeDirectory(layout: DirectoryLayout, place: DirectoryPlaceme
       const k = keptTime(t);
       return unixToFat(k.sec, k.nsec, ctx.tzOffset(k.sec));
     };
-    const m = fat(n.mtime);
+    // The write time as the rights file's snapshot records it (one computation for both).
+    const m = fatWriteTime(n, ctx.tzOffset);
     const c = fat(n.ctime);
     const a = fat(n.atime);
     return { createCentis: c.centis, createTime: c.time, createDate: c.date, accessDate: a.date, writeTime: m.time, writeDate: m.date };
