@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as tick } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { e2fsckCheck, makeExt2Image } from './support/ext2-image.js';
+import { e2fsckCheck, ext2FreeBlocks, makeExt2Image } from './support/ext2-image.js';
 import { canonicalListing } from './support/fat-acceptance.js';
 import { buildFatTrapTree } from './support/fat-trees.js';
 import { validateFatStructure } from './support/fat-validate.js';
@@ -107,25 +107,6 @@ function deviceState(img: string): DeviceState {
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * The blocks the base ext2 does not use, from `dumpe2fs` (not our reader): the only ones a crash
- * before the commit point may have changed. For 1 KiB blocks, block 0 (the boot block) is outside
- * the bitmaps and counts as used: nothing may change there either.
- */
-function freeBlocksOf(img: string): { blockSize: number; free: Uint8Array } {
-  const out = run('dumpe2fs', [img]).stdout.toString();
-  const blockSize = Number(/^Block size:\s+(\d+)/m.exec(out)![1]);
-  const count = Number(/^Block count:\s+(\d+)/m.exec(out)![1]);
-  const free = new Uint8Array(count);
-  for (const m of out.matchAll(/^\s+Free blocks: (.*)$/gm)) {
-    for (const range of m[1]!.split(',').map((r) => r.trim()).filter((r) => r !== '')) {
-      const [a, b] = range.split('-').map(Number);
-      for (let i = a!; i <= (b ?? a!); i++) free[i] = 1;
-    }
-  }
-  return { blockSize, free };
 }
 
 /** Throws unless every block of `img` that the base ext2 uses is byte-identical to the base's. */
@@ -294,7 +275,7 @@ for (const spec of IMAGES) {
       // Journal and marker come after the staging, and the commit takes a few writes.
       expect(M).toBeGreaterThan(2);
       expect(W - M).toBeGreaterThanOrEqual(3);
-      ctx.ref = { base, sha, W, M, freeBlocks: freeBlocksOf(base) };
+      ctx.ref = { base, sha, W, M, freeBlocks: ext2FreeBlocks(base) };
       console.log(`${spec.name}: W=${W} device writes, commit point (marker) at write ${M}, commit writes ${M + 1}..${W}; ` +
         `reference FAT${r1.fatBits}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }, 120_000);

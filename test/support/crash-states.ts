@@ -14,6 +14,10 @@ import { decodePartitionTable, fatPartitionType, setPartitionType } from '../../
 import { Ext2Volume } from '../../packages/ext2fs-reader/dist/index.js';
 import { Ext2Source, commitFromJournal, convertInPlace, planInPlace, type InPlaceOptions } from '../../packages/core/dist/index.js';
 import { inspectDevice } from '../../packages/cli/dist/interruption.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { e2fsckCheck, ext2FreeBlocks } from './ext2-image.js';
+import { validateFatStructure } from './fat-validate.js';
 
 export type LogEntry = { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'flush' };
 
@@ -130,27 +134,19 @@ function byteOf(s: CrashState, at: number): number {
 }
 
 /**
- * The ranges [start, end) of the original that the ext2 uses (every block its bitmaps mark, and
- * block 0), at `base` on the device; in a disk image everything before the partition too.
+ * The ranges [start, end) of the image that the ext2 uses: every block `dumpe2fs` does not list as
+ * free (block 0 of 1 KiB-block filesystems included), at `base` on the device; in a disk image,
+ * everything before the partition too.
  */
-export function usedRanges(original: Uint8Array, place: Place = { partition: false }): Array<[number, number]> {
-  const whole = new MemoryStorage(original.slice());
-  const { fs, start: base } = slice(whole, place);
-  const vol = Ext2Volume.open(fs);
-  const bs = vol.blockSize;
-  const ranges: Array<[number, number]> = [[0, base + Math.max(bs, 2048)]];
-  const bitmap = new Uint8Array(bs);
-  const perGroup = vol.sb.blocksPerGroup;
-  for (let g = 0; g < vol.groups.count; g++) {
-    vol.readBlocksInto(bitmap, vol.groups.blockBitmap[g]!);
-    const first = vol.sb.firstDataBlock + g * perGroup;
-    for (let i = 0; i < perGroup && first + i < vol.sb.blocksCount; i++) {
-      if ((bitmap[i >> 3]! & (1 << (i & 7))) === 0) continue;
-      const start = base + (first + i) * bs;
-      const last = ranges[ranges.length - 1]!;
-      if (last[1] >= start) last[1] = Math.max(last[1], start + bs);
-      else ranges.push([start, start + bs]);
-    }
+export function usedRanges(img: string, base: number): Array<[number, number]> {
+  const { blockSize: bs, free } = ext2FreeBlocks(img, base);
+  const ranges: Array<[number, number]> = [[0, base]];
+  for (let blk = 0; blk < free.length; blk++) {
+    if (free[blk] === 1) continue;
+    const start = base + blk * bs;
+    const last = ranges[ranges.length - 1]!;
+    if (last[1] >= start) last[1] = Math.max(last[1], start + bs);
+    else ranges.push([start, start + bs]);
   }
   return ranges;
 }
@@ -242,6 +238,8 @@ export interface SweepResult {
   converted: number;
   /** States that still read as ext2 and were checked to hold it exactly. */
   ext2Intact: number;
+  /** Of those, how many e2fsck -fn also found clean. */
+  e2fscked: number;
   writes: number;
 }
 
@@ -253,14 +251,22 @@ export interface SweepResult {
  * every one), to bound the CI time.
  */
 export async function sweep(
-  original: Uint8Array, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number }, place: Place = { partition: false },
+  img: string, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number; e2fsckStates?: number }, place: Place = { partition: false },
 ): Promise<SweepResult> {
+  const original = new Uint8Array(readFileSync(img));
   const rec = new RecordingStorage(original.slice());
   convertInMemory(rec, opts, place);
   const reference = rec.bytes;
-  const used = usedRanges(original, place);
   const start = place.partition ? slice(new MemoryStorage(original), place).start : 0;
-  const result: SweepResult = { checked: 0, failed: [], resumed: 0, converted: 0, ext2Intact: 0, writes: rec.log.filter((e) => e.kind === 'write').length };
+  // The uninterrupted run, judged by the real tools (fsck.fat strictly, blkid, wipefs), not by our reader.
+  const refFile = `${img}.reference`;
+  writeFileSync(refFile, reference);
+  validateFatStructure(refFile, start);
+  // And some of the crash states that are still ext2, by e2fsck (the byte comparison covers every one).
+  let e2fscked = 0;
+  const e2fsckEvery = 997;
+  const used = usedRanges(img, start);
+  const result: SweepResult = { checked: 0, failed: [], resumed: 0, converted: 0, ext2Intact: 0, e2fscked: 0, writes: rec.log.filter((e) => e.kind === 'write').length };
   const seen = new Set<string>();
   let ext2States = 0;
   // Whether the durable bytes of a state hold the ext2 exactly (checked once per durable image).
@@ -295,6 +301,13 @@ export async function sweep(
         const why = intactWhy(state);
         if (why !== null) throw new Error(`the device still says ext2, but the ext2 changed in ${why}`);
         result.ext2Intact++;
+        if (ext2States % e2fsckEvery === 0 && e2fscked < (so.e2fsckStates ?? 4)) {
+          e2fscked++;
+          const file = `${img}.state`;
+          writeFileSync(file, materialize(state));
+          const r = e2fsckCheck(start === 0 ? file : `${file}?offset=${start}`);
+          if (r.status !== 0) throw new Error(`the device still says ext2, but e2fsck -fn finds it damaged: ${r.output.split('\n').slice(1, 4).join(' / ')}`);
+        }
         if (ext2States++ % so.convertEvery !== 0) continue;
       }
       const bytes = materialize(state);
@@ -311,5 +324,6 @@ export async function sweep(
       if (result.failed.length >= (so.maxFailures ?? 20)) break;
     }
   }
+  result.e2fscked = e2fscked;
   return result;
 }

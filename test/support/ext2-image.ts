@@ -274,3 +274,21 @@ export function fixImageTimes(image: string, src: string, opts: FixTimesOptions)
   }
   if (commands.length > 0) debugfsBatch(image, commands, { write: true });
 }
+
+/**
+ * The blocks an ext2 does not use, from `dumpe2fs` (not our reader): `free[b] === 1` for a free
+ * block. `offset`: where the ext2 starts in the image (a partition; e2fsprogs' `IMG?offset=N`).
+ */
+export function ext2FreeBlocks(img: string, offset = 0): { blockSize: number; free: Uint8Array } {
+  const out = run('dumpe2fs', [offset === 0 ? img : `${img}?offset=${offset}`]).stdout.toString();
+  const blockSize = Number(/^Block size:\s+(\d+)/m.exec(out)![1]);
+  const count = Number(/^Block count:\s+(\d+)/m.exec(out)![1]);
+  const free = new Uint8Array(count);
+  for (const m of out.matchAll(/^\s+Free blocks: (.*)$/gm)) {
+    for (const range of m[1]!.split(',').map((r) => r.trim()).filter((r) => r !== '')) {
+      const [a, b] = range.split('-').map(Number);
+      for (let i = a!; i <= (b ?? a!); i++) free[i] = 1;
+    }
+  }
+  return { blockSize, free };
+}
