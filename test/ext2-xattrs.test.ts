@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ext2Volume, MemoryByteSource, hasInodeXattrs, walkTree, xattrEntryHash, type Inode } from '../packages/ext2fs-reader/src/index.js';
 import { expectOneLineRefusal, fsconv, sha256File } from './support/fsconv.js';
+import { validateFatStructure } from './support/fat-validate.js';
 import { parseLsJsonLines } from './support/ls-entry.js';
 import { findTool, run, runText, tryRun } from './support/run.js';
 
@@ -360,6 +361,7 @@ describe.skipIf(!canMount)('xattrs and flags equal the kernel view', () => {
       copyFileSync(img, converted);
       const conv = await fsconv(['--from', 'ext2', '--to', 'vfat+rights', converted, '--yes', '-q']);
       expect(conv.status, conv.stderr).toBe(0);
+      validateFatStructure(converted); // fsck.fat strictly, blkid, wipefs: not only our own reader
       const fatLs = await fsconv(['ls', '--json', '--strict', converted]);
       expect(fatLs.status, fatLs.stderr).toBe(0);
       const fatEntries = new Map(fatLs.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as JsonEntry).map((e) => [e.path, e]));

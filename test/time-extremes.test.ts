@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateFatStructure } from './support/fat-validate.js';
 import { fsconv } from './support/fsconv.js';
 import { parseLsJsonLines } from './support/ls-entry.js';
 import { run } from './support/run.js';
@@ -60,6 +61,7 @@ describe('times at the edges of what ext2 holds', () => {
     const conv = await fsconv(['--from', 'ext2', '--to', 'vfat+rights', inPlace, '--yes', '-q']);
     expect(conv.status, conv.stderr).toBe(0);
     for (const fat of [out, inPlace]) {
+      validateFatStructure(fat); // fsck.fat strictly, blkid, wipefs
       const l = parseLsJsonLines((await fsconv(['ls', '--json', '--strict', fat])).stdout);
       // Exact through the rights file, at both ends (FAT itself holds 1980..2107).
       expect(mtime(l, '/old')).toBe(-(2 ** 31));

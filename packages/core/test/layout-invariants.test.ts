@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ext2Volume } from '@fsconv/ext2fs-reader';
 import { FatVolume } from '@fsconv/fat';
 import type { Storage } from '@fsconv/device';
+import { validateFatStructure } from '../../../test/support/fat-validate.js';
 import { Ext2Source } from '../src/import-ext2.js';
 import { convertInPlace, planInPlace, type InPlaceOptions } from '../src/in-place/engine.js';
 
@@ -131,6 +132,10 @@ describe('in-place layout invariants', () => {
       expect(clusters.size - journal.size).toBe(a.newClusters);
       expect(a.missingClusters).toBe(0);
       // After the commit: the FAT allocates what the conversion used, and reads back.
+      // Judged by fsck.fat (strictly), blkid and wipefs too, not only by our reader.
+      const file = join(work, `${name.replace(/\W+/g, '-')}.fat`);
+      writeFileSync(file, dev.bytes);
+      validateFatStructure(file);
       const fat = FatVolume.open(dev);
       expect(fat.clusterCount - fat.freeClusters()).toBe(result.clustersUsed);
       let entries = 0;
