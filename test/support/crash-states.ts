@@ -9,7 +9,7 @@
 // finished device is byte-identical to the uninterrupted run. This is the test-only I/O layer: the
 // production device knows nothing of it.
 // The built packages, as the CLI runs them (one instance of each module, so error classes match).
-import { StorageSlice, type Storage } from '../../packages/device/dist/index.js';
+import { MemoryStorage, StorageSlice, type Storage } from '../../packages/device/dist/index.js';
 import { decodePartitionTable, fatPartitionType, setPartitionType } from '../../packages/partition/dist/index.js';
 import { Ext2Volume } from '../../packages/ext2fs-reader/dist/index.js';
 import { Ext2Source, commitFromJournal, convertInPlace, planInPlace, type InPlaceOptions } from '../../packages/core/dist/index.js';
@@ -20,23 +20,6 @@ import { e2fsckCheck, ext2FreeBlocks } from './ext2-image.js';
 import { validateFatStructure } from './fat-validate.js';
 
 export type LogEntry = { kind: 'write'; offset: number; data: Uint8Array } | { kind: 'flush' };
-
-/** A device in memory. */
-export class MemoryStorage implements Storage {
-  constructor(readonly bytes: Uint8Array) {}
-  get size(): number {
-    return this.bytes.length;
-  }
-  readInto(target: Uint8Array, position: number): void {
-    if (position < 0 || position + target.length > this.bytes.length) throw new Error(`read of ${target.length} at ${position} past the end`);
-    target.set(this.bytes.subarray(position, position + target.length));
-  }
-  writeAt(data: Uint8Array, position: number): void {
-    if (position < 0 || position + data.length > this.bytes.length) throw new Error(`write of ${data.length} at ${position} past the end`);
-    this.bytes.set(data, position);
-  }
-  flush(): void {}
-}
 
 /** A device in memory that keeps every write (copied) and flush, in order. */
 export class RecordingStorage extends MemoryStorage {

@@ -4,6 +4,7 @@
 // first fsconv too), and the commit crashed after each of its writes: every prefix is resumable,
 // and the device is FAT and free of markers only after the last write.
 import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from '@fsconv/device';
 import { decodeBootSector, encodeBootSector, encodeFsInfo, type Geometry } from '@fsconv/fat';
 import type { WriteTarget } from '../src/in-place/crash-device.js';
 import { commitFromJournal, discardJournal, inspectInterruption, type SourceBesideJournal } from '../src/in-place/engine.js';
@@ -13,22 +14,14 @@ import {
 } from '../src/in-place/journal.js';
 
 /** A device in memory; `failAfter` makes the N-th write throw (a crash: nothing after it happens). */
-class MemoryDevice implements WriteTarget {
+class MemoryDevice extends MemoryStorage implements WriteTarget {
   writes = 0;
   failAfter = 0;
-  constructor(readonly bytes: Uint8Array) {}
-  get size(): number { return this.bytes.length; }
-  readInto(target: Uint8Array, position: number): void {
-    if (position + target.length > this.bytes.length) throw new Error('read past the end');
-    target.set(this.bytes.subarray(position, position + target.length));
-  }
-  writeAt(data: Uint8Array, position: number): void {
-    if (position + data.length > this.bytes.length) throw new Error('write past the end');
-    this.bytes.set(data, position);
+  override writeAt(data: Uint8Array, position: number): void {
+    super.writeAt(data, position);
     this.writes++;
     if (this.failAfter > 0 && this.writes >= this.failAfter) throw new Crash();
   }
-  flush(): void {}
 }
 class Crash extends Error {}
 

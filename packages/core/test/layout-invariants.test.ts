@@ -12,26 +12,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ext2Volume } from '@fsconv/ext2fs-reader';
 import { FatVolume } from '@fsconv/fat';
-import type { Storage } from '@fsconv/device';
+import { MemoryStorage } from '@fsconv/device';
 import { validateFatStructure } from '../../../test/support/fat-validate.js';
 import { Ext2Source } from '../src/import-ext2.js';
 import { convertInPlace, planInPlace, type InPlaceOptions } from '../src/in-place/engine.js';
 
-class RecordingStorage implements Storage {
+/** A device in memory that keeps where each write went, and its first bytes. */
+class RecordingStorage extends MemoryStorage {
   readonly writes: Array<{ offset: number; length: number; head: Uint8Array }> = [];
-  constructor(readonly bytes: Uint8Array) {}
-  get size(): number {
-    return this.bytes.length;
-  }
-  readInto(target: Uint8Array, position: number): void {
-    target.set(this.bytes.subarray(position, position + target.length));
-  }
-  writeAt(data: Uint8Array, position: number): void {
-    if (position + data.length > this.bytes.length) throw new Error('write past the end');
-    this.bytes.set(data, position);
+  override writeAt(data: Uint8Array, position: number): void {
+    super.writeAt(data, position);
     this.writes.push({ offset: position, length: data.length, head: data.slice(0, 16) });
   }
-  flush(): void {}
 }
 
 const MARKER = new TextEncoder().encode('FSCONV-IN-PLACE\0');
