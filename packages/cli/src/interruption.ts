@@ -1,6 +1,8 @@
 import type { Storage } from '@fsconv/device';
 import { decodeSuperblock, Ext2Error, Ext2Volume, EXT2_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from '@fsconv/ext2fs-reader';
-import { ext2Fingerprint, inspectInterruption, type Interruption, type SourceBesideJournal } from '@fsconv/core';
+import { ext2Fingerprint } from '@fsconv/ext2fs-reader';
+import { inspectInterruption, type Interruption, type SourceBesideJournal } from '@fsconv/core';
+import { RESUMABLE_EXPORTERS } from './formats.js';
 
 /** A device that holds an interrupted conversion, met by a command other than resume: one line, exit 1. */
 export class InterruptedConversion extends Error {
@@ -12,7 +14,7 @@ export class InterruptedConversion extends Error {
  * marker (if its superblock is there at all) fingerprinted for the comparison. Reads only.
  */
 export function inspectDevice(device: Storage): Interruption {
-  return inspectInterruption(device, () => ext2BesideJournal(device));
+  return inspectInterruption(device, () => ext2BesideJournal(device), RESUMABLE_EXPORTERS);
 }
 
 function ext2BesideJournal(device: Storage): SourceBesideJournal {

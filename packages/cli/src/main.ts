@@ -1,17 +1,13 @@
 import { createRequire } from 'node:module';
 import type yargsType from 'yargs';
 import { DeviceError } from '@fsconv/device';
-import { Ext2Error } from '@fsconv/ext2fs-reader';
 import { infoCommand } from './commands/info.js';
 import { lsCommand } from './commands/ls.js';
 import { ConvertRefusal, convertCommand, type ConvertArgs } from './commands/convert.js';
 import { resumeCommand } from './commands/in-place.js';
-import { JournalError } from '@fsconv/core';
-import { ConversionError } from '@fsconv/core';
-import { FatError } from '@fsconv/fat';
+import { FsconvError } from '@fsconv/base';
 import { InterruptedConversion } from './interruption.js';
 import { TargetRefusal } from './target.js';
-import { PartitionTableError } from '@fsconv/partition';
 import { LineOutput, OutputClosed } from './output.js';
 import {
   OptionError, checkMode, joinDashValues, parseClusterSize, parseCodepage, parseLabel, parsePartition, parseRootEntries, parseSize,
@@ -123,7 +119,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fsconv: ${e.message}\nRun 'fsconv --help' for usage.\n`);
       return EXIT_USAGE;
     }
-    if (e instanceof Ext2Error || e instanceof DeviceError || e instanceof FatError || e instanceof ConvertRefusal || e instanceof ConversionError || e instanceof JournalError || e instanceof InterruptedConversion || e instanceof TargetRefusal || e instanceof PartitionTableError) {
+    // Every format's refusal is an FsconvError (ext2, FAT, rights file, partition table, journal, conversion).
+    if (e instanceof FsconvError || e instanceof DeviceError || e instanceof ConvertRefusal || e instanceof InterruptedConversion || e instanceof TargetRefusal) {
       process.stderr.write(`fsconv: ${e.message}\n`);
       return EXIT_FAILED;
     }

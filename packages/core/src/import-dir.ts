@@ -1,6 +1,5 @@
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
-import { fileTypeOfMode, decodeName, type Timestamp } from '@fsconv/ext2fs-reader';
-import type { SourceNode, SourceTree } from './model.js';
+import { fileTypeOfMode, decodeName, type SourceNode, type SourceTree, type Timestamp } from '@fsconv/base';
 
 const NS = 1_000_000_000n;
 function timestamp(ns: bigint): Timestamp {

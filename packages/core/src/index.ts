@@ -1,12 +1,5 @@
-export * from './model.js';
-export * from './import-ext2.js';
 export * from './import-dir.js';
-export * from './fat-layout.js';
-export * from './build-fat-image.js';
-export * from './unix-entry.js';
-export * from './fat-listing.js';
-export * from './fat-directory.js';
 export * from './in-place/engine.js';
 export * from './in-place/crash-device.js';
 export * from './in-place/journal.js';
-export type { InPlaceAccounting } from './in-place/layout.js';
+export type { InPlaceAccounting, StageSink } from './in-place/layout.js';

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeSync, constants } from 'node:fs';
-import type { ByteSource } from '@fsconv/ext2fs-reader';
+import type { ByteSource } from '@fsconv/base';
 import { lockForWriting } from './lock.js';
 
 /** udev holds a shared flock on a block device for a moment while it probes one that has just appeared. */

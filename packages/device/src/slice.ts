@@ -1,4 +1,4 @@
-import type { ByteSource } from '@fsconv/ext2fs-reader';
+import type { ByteSource } from '@fsconv/base';
 import { DeviceError } from './device.js';
 
 /** What a filesystem engine reads and writes through: positional, synchronous, with flushes. */

@@ -1,5 +1,5 @@
 import { corrupt, type Ext2Location } from './errors.js';
-import { u32 } from './le.js';
+import { u32 } from '@fsconv/base';
 
 /** Number of direct pointers in i_block; [12] IND, [13] DIND, [14] TIND. */
 export const DIRECT_BLOCKS = 12;

@@ -1,15 +1,16 @@
-import { Bitmap, bitIsSet } from './bitmap.js';
+import { S_IFMT, S_IFREG, fileTypeOfMode, type FileType } from '@fsconv/base';
+import { Bitmap, bitIsSet } from '@fsconv/base';
 import { walkBlockMap, maxMappableBlocks } from './block-map.js';
 import { Ext2Error, corrupt, unsupported, type Ext2Location } from './errors.js';
 import { COMPAT, RO_COMPAT } from './features.js';
 import { checkHtree } from './htree.js';
 import {
-  BAD_BLOCKS_INO, DIRENT_TYPE, INODE_FLAGS, JOURNAL_INO, RESIZE_INO, ROOT_INO, S_IFMT, S_IFREG,
-  decodeInode, fileTypeOfMode, type FileType, type Inode,
+  BAD_BLOCKS_INO, DIRENT_TYPE, INODE_FLAGS, JOURNAL_INO, RESIZE_INO, ROOT_INO,
+  decodeInode, type Inode,
 } from './inode.js';
 import { checkJournalSuperblock } from './journal.js';
-import { u32 } from './le.js';
-import { nameKey } from './names.js';
+import { u32 } from '@fsconv/base';
+import { nameKey } from '@fsconv/base';
 import { CREATOR_OS_HURD } from './superblock.js';
 import type { Ext2Volume } from './volume.js';
 import { walkTree } from './walk.js';

@@ -1,5 +1,5 @@
 import { corrupt, type Ext2Location } from './errors.js';
-import { u16, u32, u8 } from './le.js';
+import { u16, u32, u8 } from '@fsconv/base';
 
 /** One record of a directory block. */
 export interface DirEntry {

@@ -1,3 +1,5 @@
+import { FsconvError, type ErrorLocation } from '@fsconv/base';
+
 /**
  * Every refusal of the reader is an Ext2Error: a one-line message naming what is wrong and where
  * (group, inode, block, path), plus a machine-readable code. Nothing else is thrown for bad input.
@@ -14,34 +16,14 @@ export type Ext2ErrorCode =
   /** The byte source failed or is shorter than the filesystem claims. */
   | 'io';
 
-export interface Ext2Location {
-  group?: number;
-  inode?: number;
-  block?: number;
-  path?: string;
-}
+/** Where in the ext2 (group, inode, block, path): the base location, of which ext2 uses these. */
+export type Ext2Location = Pick<ErrorLocation, 'group' | 'inode' | 'block' | 'path'>;
 
-export class Ext2Error extends Error {
+export class Ext2Error extends FsconvError<Ext2ErrorCode> {
   override readonly name = 'Ext2Error';
-  constructor(
-    readonly code: Ext2ErrorCode,
-    readonly detail: string,
-    readonly where: Ext2Location = {},
-  ) {
-    super(formatMessage(detail, where));
+  constructor(code: Ext2ErrorCode, detail: string, where: Ext2Location = {}) {
+    super(code, detail, where);
   }
-}
-
-function formatMessage(detail: string, where: Ext2Location): string {
-  const parts: string[] = [];
-  if (where.group !== undefined) parts.push(`group ${where.group}`);
-  if (where.inode !== undefined) {
-    parts.push(where.path !== undefined ? `inode ${where.inode} (${where.path})` : `inode ${where.inode}`);
-  } else if (where.path !== undefined) {
-    parts.push(where.path);
-  }
-  if (where.block !== undefined) parts.push(`block ${where.block}`);
-  return parts.length > 0 ? `${parts.join(', ')}: ${detail}` : detail;
 }
 
 export const corrupt = (detail: string, where: Ext2Location = {}): Ext2Error => new Ext2Error('corrupt', detail, where);

@@ -1,5 +1,5 @@
 import { corrupt } from './errors.js';
-import { u16, u32 } from './le.js';
+import { u16, u32 } from '@fsconv/base';
 import { groupHasSuperblock, type Superblock } from './superblock.js';
 
 /** Size of one ext2 group descriptor (without the 64bit feature, which is refused). */

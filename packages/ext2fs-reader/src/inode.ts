@@ -1,29 +1,4 @@
-import { s32, u16, u32 } from './le.js';
-
-/** File type bits of i_mode (S_IFMT). */
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
-
-export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
-
-export function fileTypeOfMode(mode: number): FileType | undefined {
-  switch (mode & S_IFMT) {
-    case S_IFREG: return 'file';
-    case S_IFDIR: return 'dir';
-    case S_IFLNK: return 'symlink';
-    case S_IFIFO: return 'fifo';
-    case S_IFCHR: return 'char';
-    case S_IFBLK: return 'block';
-    case S_IFSOCK: return 'socket';
-    default: return undefined;
-  }
-}
+import { s32, u16, u32, type FileType, type Timestamp } from '@fsconv/base';
 
 /** Directory entry file_type codes (filetype feature), by FileType. */
 export const DIRENT_TYPE: Record<FileType, number> = {
@@ -46,11 +21,6 @@ export const ROOT_INO = 2;
 export const RESIZE_INO = 7;
 export const JOURNAL_INO = 8;
 
-/** A timestamp: seconds since the epoch (may be negative) and nanoseconds. */
-export interface Timestamp {
-  sec: number;
-  nsec: number;
-}
 
 /** One decoded on-disk inode. Only fields are decoded here; checks live where they are used. */
 export interface Inode {

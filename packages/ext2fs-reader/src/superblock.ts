@@ -1,11 +1,13 @@
 import { Ext2Error, corrupt, unsupported } from './errors.js';
 import { INCOMPAT, featureNames, unsupportedFeatures, type FeatureSet } from './features.js';
-import { u16, u32, u8 } from './le.js';
+import { u16, u32, u8 } from '@fsconv/base';
 
 /** Byte offset of the primary superblock; bytes 0..1023 are never used by ext2. */
 export const SUPERBLOCK_OFFSET = 1024;
 export const SUPERBLOCK_SIZE = 1024;
 export const EXT2_MAGIC = 0xef53;
+/** Where the magic lies on the device (byte 1080): the signature blkid and wipefs look for. */
+export const EXT2_MAGIC_OFFSET = SUPERBLOCK_OFFSET + 0x38;
 
 export const CREATOR_OS = ['Linux', 'Hurd', 'Masix', 'FreeBSD', 'Lites'] as const;
 export const CREATOR_OS_HURD = 1;

@@ -1,12 +1,12 @@
+import { readBytes, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type ByteSource, type Xattr } from '@fsconv/base';
 import { walkBlockMap, appendToExtents, maxMappableBlocks, type Extent, type BlockMapContext } from './block-map.js';
-import { readBytes, type ByteSource } from './byte-source.js';
 import { forEachDirEntry, type DirEntry } from './directory.js';
 import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
 import { INCOMPAT } from './features.js';
 import { GroupTable, GROUP_DESC_SIZE, Layout } from './groups.js';
-import { decodeInode, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type Inode } from './inode.js';
+import { decodeInode, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
-import { decodeInodeXattrs, decodeXattrBlock, type Xattr } from './xattr.js';
+import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
 
 /**
  * Bytes of recently read metadata blocks to keep (inode table, directory and map blocks are read

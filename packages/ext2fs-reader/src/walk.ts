@@ -1,7 +1,8 @@
 import type { Extent } from './block-map.js';
 import { corrupt } from './errors.js';
-import { ROOT_INO, S_IFDIR, S_IFMT, type Inode } from './inode.js';
-import { decodeName, joinPath } from './names.js';
+import { S_IFDIR, S_IFMT } from '@fsconv/base';
+import { ROOT_INO, type Inode } from './inode.js';
+import { decodeName, joinPath } from '@fsconv/base';
 import type { Ext2Volume } from './volume.js';
 
 /** One name in a directory (never '.' or '..'). */

@@ -20,13 +20,8 @@
  * (an inode or one block), never by a number read from disk.
  */
 import { Ext2Error, corrupt, unsupported, type Ext2Location } from './errors.js';
-import { u16, u32 } from './le.js';
+import { u16, u32, type Xattr } from '@fsconv/base';
 
-/** One extended attribute: its full name ("user.comment", "system.posix_acl_access") and its value. */
-export interface Xattr {
-  name: string;
-  value: Uint8Array;
-}
 
 /** h_magic of an xattr block and the magic in front of in-inode entries. */
 export const XATTR_MAGIC = 0xea020000;

@@ -9,7 +9,7 @@
 import iconv from 'iconv-lite';
 import { MAX_CLUSTERS, type FatBits } from './constants.js';
 import { FatError, notFat, fatCorrupt, fatUnsupported } from './errors.js';
-import { le16, le32, put16, put32 } from './bytes.js';
+import { u16 as le16, u32 as le32, put16, put32 } from '@fsconv/base';
 
 export interface BootSectorParams {
   fatBits: FatBits;

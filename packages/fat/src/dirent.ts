@@ -1,4 +1,4 @@
-import { le16, le32, put16, put32 } from './bytes.js';
+import { u16 as le16, u32 as le32, put16, put32 } from '@fsconv/base';
 import { ATTR, DELETED, DIRENT_SIZE, KANJI_E5, LFN_CHARS_PER_SLOT, LFN_LAST } from './constants.js';
 
 /** A decoded 8.3 directory entry (32 bytes). */

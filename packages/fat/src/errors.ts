@@ -1,3 +1,5 @@
+import { FsconvError, type ErrorLocation } from '@fsconv/base';
+
 /**
  * Every refusal of the FAT codecs and reader is a FatError: a one-line message naming what is
  * wrong and where (directory path, entry slot, cluster), plus a machine-readable code, in the
@@ -15,33 +17,14 @@ export type FatErrorCode =
   /** A caller passed something impossible (an encoder parameter out of range). */
   | 'invalid-argument';
 
-export interface FatLocation {
-  /** A '/'-rooted path, or a description such as 'root directory'. */
-  path?: string;
-  /** Slot index of a directory entry within its directory. */
-  entry?: number;
-  cluster?: number;
-}
+/** Where on the FAT (path, entry slot, cluster): the base location, of which FAT uses these. */
+export type FatLocation = Pick<ErrorLocation, 'path' | 'entry' | 'cluster'>;
 
-export class FatError extends Error {
+export class FatError extends FsconvError<FatErrorCode> {
   override readonly name = 'FatError';
-  constructor(
-    readonly code: FatErrorCode,
-    readonly detail: string,
-    readonly where: FatLocation = {},
-  ) {
-    super(formatMessage(detail, where));
+  constructor(code: FatErrorCode, detail: string, where: FatLocation = {}) {
+    super(code, detail, where);
   }
-}
-
-function formatMessage(detail: string, where: FatLocation): string {
-  const parts: string[] = [];
-  if (where.path !== undefined && where.path !== '') parts.push(where.path);
-  if (where.entry !== undefined) parts.push(`entry ${where.entry}`);
-  if (where.cluster !== undefined) parts.push(`cluster ${where.cluster}`);
-  // Keep it one line whatever the detail holds (names come from disk).
-  const text = parts.length > 0 ? `${parts.join(', ')}: ${detail}` : detail;
-  return text.replace(/[\r\n]+/g, ' ');
 }
 
 export const fatCorrupt = (detail: string, where: FatLocation = {}): FatError => new FatError('corrupt', detail, where);

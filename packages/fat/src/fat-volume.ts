@@ -7,7 +7,7 @@
  * chains. Refusals are FatErrors naming the place.
  */
 import iconv from 'iconv-lite';
-import type { ByteSource } from '@fsconv/ext2fs-reader';
+import type { ByteSource } from '@fsconv/base';
 import { decodeBootSector, decodeFsInfo, type DecodedBootSector } from './boot-sector.js';
 import { ATTR, DIRENT_SIZE, FAT_BAD, FAT_EOC_MIN, MAX_DIR_SLOTS, NT_LOWER_BASE, NT_LOWER_EXT, type FatBits } from './constants.js';
 import { decodeDirectory, type NamedEntry } from './dirent.js';

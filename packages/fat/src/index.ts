@@ -9,3 +9,8 @@ export * from './boot-sector.js';
 export * from './rights.js';
 export * from './fat-volume.js';
 export * from './mkfs-choice.js';
+export * from './directory-layout.js';
+export * from './directory-encode.js';
+export * from './image-writer.js';
+export * from './rights-listing.js';
+export * from './in-place-exporter.js';

@@ -14,7 +14,7 @@
  * carries the record count and a CRC-32 of everything before it, so truncation and corruption are
  * refused rather than read as fewer or wrong records.
  */
-import * as zlib from 'node:zlib';
+import { crc32, FsconvError, type FileType, type Timestamp, type Xattr } from '@fsconv/base';
 import { LFN_MAX_UNITS, RIGHTS_FILE_NAME } from './constants.js';
 
 /** Major version written. A reader refuses majors it does not know (this one reads 1 and 2). */
@@ -28,13 +28,11 @@ export const RIGHTS_MAGIC = 'fsconv-rights';
 /** The `fatName` of the record describing the directory itself. */
 export const RIGHTS_SELF_NAME = '.';
 
-export type RightsType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
+/** The type of the entry a record describes (the Unix file types). */
+export type RightsType = FileType;
 
 /** A timestamp: `sec + nsec / 1e9` seconds since the epoch (sec may be negative). */
-export interface RightsTime {
-  sec: number;
-  nsec: number;
-}
+export type RightsTime = Timestamp;
 
 export interface RightsRecord {
   /** The name of the entry in this FAT directory (its long name, or its displayed 8.3 name); `.` for the directory itself. */
@@ -68,11 +66,8 @@ export interface RightsRecord {
   fat?: FatSnapshot;
 }
 
-export interface RightsXattr {
-  /** "user.comment", "system.posix_acl_access", …: 1..255 bytes of UTF-8, no NUL. */
-  name: string;
-  value: Uint8Array;
-}
+/** An extended attribute: its name ("user.comment", "system.posix_acl_access", …: 1..255 bytes of UTF-8, no NUL) and raw value. */
+export type RightsXattr = Xattr;
 
 /** The fields of a FAT short entry that change when the volume is used. */
 export interface FatSnapshot {
@@ -87,7 +82,7 @@ export interface FatSnapshot {
 }
 
 /** Every refusal of the codec: one line naming what is wrong and where. */
-export class RightsFileError extends Error {
+export class RightsFileError extends FsconvError<'rights-file'> {
   override readonly name = 'RightsFileError';
   constructor(
     message: string,
@@ -96,7 +91,7 @@ export class RightsFileError extends Error {
     /** Byte offset in the file (decoding only). */
     readonly offset?: number,
   ) {
-    super(message);
+    super('rights-file', message);
   }
 }
 
@@ -173,27 +168,6 @@ const FOLDED_RIGHTS_FILE_NAME = foldAscii(RIGHTS_FILE_NAME);
 function show(s: string, max = 48): string {
   const p = /^[\x20-\x7e]*$/.test(s) ? s : escapeName(s);
   return p.length > max ? `${p.slice(0, max)}...` : p;
-}
-
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
-const CRC_TABLE: Uint32Array = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3, as zlib, gzip and PNG: reflected, init and final xor 0xFFFFFFFF). */
-export function rightsCrc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  // zlib's (Node ≥ 20.15) computes the same CRC many times faster; the table is the fallback.
-  if (nativeCrc32 !== undefined) return nativeCrc32(bytes.subarray(start, end));
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
@@ -392,7 +366,7 @@ export function encodeRightsFile(records: readonly RightsRecord[]): Uint8Array {
     lines.push(line + '\n');
   });
   const body = utf8Encoder.encode(lines.join(''));
-  const end = utf8Encoder.encode(`end records=${records.length} crc32=${hex8(rightsCrc32(body))}\n`);
+  const end = utf8Encoder.encode(`end records=${records.length} crc32=${hex8(crc32(body))}\n`);
   const out = new Uint8Array(body.length + end.length);
   out.set(body, 0);
   out.set(end, body.length);
@@ -545,7 +519,7 @@ export function decodeRightsFile(bytes: Uint8Array): RightsRecord[] {
       const m = /^end records=(0|[1-9][0-9]{0,9}) crc32=([0-9a-f]{8})$/.exec(line);
       if (!m) fail(`malformed end line '${show(line)}' (want 'end records=N crc32=xxxxxxxx', lowercase hex)`, pos);
       if (Number(m[1]) !== records.length) fail(`says ${m[1]} records, the file has ${records.length} (truncated or damaged)`, pos);
-      const crc = rightsCrc32(bytes, 0, pos);
+      const crc = crc32(bytes, 0, pos);
       if (m[2] !== hex8(crc)) fail(`CRC-32 mismatch: the end line says ${m[2]}, the content has ${hex8(crc)} (damaged)`, pos);
       return records;
     }

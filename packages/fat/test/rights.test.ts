@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import {
-  RightsFileError, decodeRightsFile, encodeRightsFile, rightsCrc32,
+  RightsFileError, decodeRightsFile, encodeRightsFile,
   type FatSnapshot, type RightsRecord, type RightsTime, type RightsType,
 } from '../src/rights.js';
+import { crc32 as rightsCrc32 } from '@fsconv/base';
 
 // ------------------------------------------------------------------------------------------------
 // helpers

@@ -1,4 +1,4 @@
-import { u16 } from './bytes.js';
+import { u16 } from '@fsconv/base';
 
 /**
  * Whether sector 0 is the boot sector of a volume (FAT, NTFS, exFAT) rather than an MBR: both end

@@ -1,16 +1,8 @@
+import type { ByteSource } from '@fsconv/base';
 import { PartitionTableError } from './errors.js';
 
-/**
- * Where the codecs get their bytes: structurally the same as ext2fs-reader's ByteSource (so an
- * fsconv Device or a MemoryByteSource can be passed in as it is), defined here so that this package
- * depends on nothing. Positional and synchronous.
- */
-export interface PartitionSource {
-  /** Total size in bytes. */
-  readonly size: number;
-  /** Fill `target` with the bytes at `position`; throws when they are not all there. */
-  readInto(target: Uint8Array, position: number): void;
-}
+/** Where the codecs get their bytes: a disk (an fsconv Device, a slice of one, bytes in memory). */
+export type PartitionSource = ByteSource;
 
 /** Reads exactly `length` bytes at `position` (`what` names them in the error), refusing reads past the end. */
 export function readExact(source: PartitionSource, position: number, length: number, what: string): Uint8Array {

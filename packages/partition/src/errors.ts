@@ -1,3 +1,5 @@
+import { FsconvError } from '@fsconv/base';
+
 /**
  * Every refusal of this package is a PartitionTableError: a one-line message naming what is wrong
  * and where (which table, which LBA, which entry), plus a machine-readable code. Nothing else is
@@ -25,12 +27,9 @@ export type PartitionTableErrorCode =
   /** setPartitionType: the table on the source is no longer the one that was decoded. */
   | 'changed';
 
-export class PartitionTableError extends Error {
+export class PartitionTableError extends FsconvError<PartitionTableErrorCode> {
   override readonly name = 'PartitionTableError';
-  constructor(
-    readonly code: PartitionTableErrorCode,
-    message: string,
-  ) {
-    super(message);
+  constructor(code: PartitionTableErrorCode, message: string) {
+    super(code, message);
   }
 }

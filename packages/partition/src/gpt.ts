@@ -1,6 +1,7 @@
-import { u32, u64, setU32, hex } from './bytes.js';
+import { u32, u64, put32 as setU32 } from '@fsconv/base';
+import { hex } from './bytes.js';
 import { readExact, type PartitionSource } from './byte-source.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from '@fsconv/base';
 import { PartitionTableError } from './errors.js';
 import { formatGuid, ZERO_GUID } from './guid.js';
 import type { GptLayout, Partition, PartitionTable } from './model.js';

@@ -1,7 +1,6 @@
 export * from './errors.js';
 export * from './byte-source.js';
 export * from './model.js';
-export * from './crc32.js';
 export { formatGuid, encodeGuid, isGuid, ZERO_GUID } from './guid.js';
 export { volumeBootSectorKind } from './boot-sector.js';
 export {

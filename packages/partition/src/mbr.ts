@@ -1,4 +1,5 @@
-import { u32, hex } from './bytes.js';
+import { u32 } from '@fsconv/base';
+import { hex } from './bytes.js';
 import { volumeBootSectorKind } from './boot-sector.js';
 import { readExact, type PartitionSource } from './byte-source.js';
 import { PartitionTableError } from './errors.js';

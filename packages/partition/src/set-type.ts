@@ -1,6 +1,7 @@
-import { hex, setU32 } from './bytes.js';
+import { put32 as setU32 } from '@fsconv/base';
+import { hex } from './bytes.js';
 import { readExact, type PartitionSource } from './byte-source.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from '@fsconv/base';
 import { decodePartitionTable } from './decode.js';
 import { PartitionTableError } from './errors.js';
 import { decodeGptWithCopies, gptHeaderCrc, type GptCopy } from './gpt.js';

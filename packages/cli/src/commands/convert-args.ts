@@ -1,4 +1,4 @@
-import type { FatTarget } from '@fsconv/core';
+import type { FatTarget } from '@fsconv/fat';
 
 /**
  * What the convert and check commands take, and their refusals: shared by the new-image path

@@ -6,12 +6,12 @@ import {
 import type { Socket } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Device, DeviceError, describeMountUses, findMountUses, storageOverlap } from '@fsconv/device';
-import { Ext2Volume } from '@fsconv/ext2fs-reader';
+import type { SourceTree } from '@fsconv/base';
+import { Ext2Source, Ext2Volume } from '@fsconv/ext2fs-reader';
+import { DirectorySource } from '@fsconv/core';
 import {
-  DirectorySource, Ext2Source, PARTITION_OFFSET, measureForFat, planFat, writeFatImage,
-  type FatBuildOptions, type FatMeasure, type FatTarget, type SourceTree,
-} from '@fsconv/core';
-import type { Geometry } from '@fsconv/fat';
+  PARTITION_OFFSET, measureForFat, planFat, writeFatImage, type FatBuildOptions, type FatMeasure, type FatTarget, type Geometry,
+} from '@fsconv/fat';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
 import { kernelView, resolveTarget } from '../target.js';

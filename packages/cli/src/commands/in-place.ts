@@ -1,11 +1,12 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Device, describeMountUses, findMountUses, StorageSlice, type Storage } from '@fsconv/device';
-import { Ext2Error, Ext2Volume, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
-import { FatError, FatVolume } from '@fsconv/fat';
+import { Ext2Error, Ext2Source, Ext2Volume, ext2Verdict } from '@fsconv/ext2fs-reader';
+import { FatError, FatVolume, fatInPlaceExporter, type FatExportMeasure, type FatInPlaceOptions, type FatTargetGeometry } from '@fsconv/fat';
 import {
-  CountingDevice, Ext2Source, commitFromJournal, convertInPlace, discardJournal, planInPlace,
+  CountingDevice, commitFromJournal, convertInPlace, discardJournal, planInPlace,
   type InPlaceOptions, type InPlacePlan,
 } from '@fsconv/core';
+import { RESUMABLE_EXPORTERS } from '../formats.js';
 import { fatPartitionType, PartitionTableError, setPartitionType, type SectorWrite } from '@fsconv/partition';
 import { FaultHook, withFaultHook } from '../fault-hook.js';
 import { ext2RecoveryAdvice, inspectDevice, interruptionMessage } from '../interruption.js';
@@ -106,31 +107,33 @@ function convertTarget(args: ConvertArgs, out: (s: string) => void, target: Targ
     }
     throw e;
   }
-  const sb = volume.sb;
-  if ((sb.state & STATE_VALID) === 0 || (sb.state & STATE_ERRORS) !== 0) {
-    throw new ConvertRefusal(`${name}: the ext2 was ${(sb.state & STATE_ERRORS) !== 0 ? 'marked as having errors' : 'not cleanly unmounted'}: run 'e2fsck -f' on it first`);
-  }
+  // The importer's verdict first: an unclean source is e2fsck's before it is ours.
+  const verdict = ext2Verdict(volume);
+  if (!verdict.clean) throw new ConvertRefusal(`${name}: ${verdict.why}: ${verdict.advice}`);
   const src = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
-  const opts: InPlaceOptions = {
-    target: args.to, codepage: args.codepage, sourceCharset: args.sourceCharset, tz: args.tz,
-    progress: (phase, done, total) => bar.update(phase, done, total),
+  const progress = (phase: string, done: number, total: number): void => bar.update(phase, done, total);
+  const exporterOptions: FatInPlaceOptions = {
+    target: args.to, codepage: args.codepage, sourceCharset: args.sourceCharset, tz: args.tz, progress,
     ...(args.fatBits !== undefined && { fatBits: args.fatBits }),
     ...(args.clusterSize !== undefined && { clusterSize: args.clusterSize }),
     ...(args.rootEntries !== undefined && { rootEntries: args.rootEntries }),
     ...(args.label !== undefined && { label: args.label }),
     ...(args.volumeId !== undefined && { volumeId: Number.parseInt(args.volumeId.replace(/-/g, ''), 16) >>> 0 }),
+  };
+  const exporter = fatInPlaceExporter(exporterOptions);
+  const opts: InPlaceOptions = {
+    progress,
     // In a partition: hidden sectors = its start, and journal room for the table writes (at most
     // four sectors: a GPT's two headers and the two entry-array sectors holding the entry).
     ...(target.startByte > 0 && {
       container: {
-        // Hidden sectors count the BPB's 512-byte sectors, whatever the disk's (a 4Kn GPT disk too).
-        sliceOffset: target.startByte, hiddenSectors: target.startByte / 512,
+        sliceOffset: target.startByte,
         outsideWritesReserve: target.table === null ? 0 : 4 * (12 + target.table.sectorSize),
       },
     }),
   };
-  const plan = planInPlace(src, opts);
-  const typeChange = plan.geometry !== null ? partitionTypeChange(target, plan.geometry.fatBits, args.keepPartitionType) : null;
+  const plan = planInPlace(src, exporter, opts);
+  const typeChange = plan.geometry !== null ? partitionTypeChange(target, plan.geometry.fat.fatBits, args.keepPartitionType) : null;
   bar.done();
   if (args.dryRun || !plan.feasible) {
     report(out, args, { plan, typeChange });
@@ -146,9 +149,9 @@ function convertTarget(args: ConvertArgs, out: (s: string) => void, target: Targ
       throw new ConvertRefusal('not confirmed: nothing was written');
     }
   }
-  const result = convertInPlace(dev, src, plan, opts, typeChange ? { device: target.tableStorage!, writes: typeChange.writes } : undefined);
+  const result = convertInPlace(dev, src, exporter, plan, opts, typeChange ? { device: target.tableStorage!, writes: typeChange.writes } : undefined);
   bar.done();
-  const entries = verifyFat(dev);
+  const entries = exporter.verify(dev);
   report(out, args, { plan, typeChange, deviceWrites: counting.writes, bytesWritten: result.bytesWritten, entries, seconds: (Date.now() - started) / 1000 });
   return 0;
 }
@@ -230,9 +233,9 @@ function resumeTarget(args: ResumeArgs, out: (s: string) => void, target: Target
   }
   const bar = new ProgressBar(args.quiet || args.json);
   if (!args.quiet && !args.json) process.stderr.write(`Resuming the interrupted conversion of ${target.name} from its journal.\n`);
-  commitFromJournal(dev, it.journal, it.marker, (p, d, t) => bar.update(p, d, t), target.tableStorage ?? undefined);
+  commitFromJournal(dev, it.journal, it.marker, RESUMABLE_EXPORTERS, (p, d, t) => bar.update(p, d, t), target.tableStorage ?? undefined);
   bar.done();
-  const entries = verifyFat(dev);
+  const entries = RESUMABLE_EXPORTERS.byName(it.journal.exporter)!.verify(dev);
   emit({ resumed: true, deviceWrites: counting.writes, entries, seconds: (Date.now() - started) / 1000 },
     `Finished the conversion of ${args.device}: ${entries} entries on FAT.`);
   return 0;
@@ -265,18 +268,11 @@ function isFat(device: Storage): boolean {
   }
 }
 
-/** Reads the new FAT back (every directory, every chain of a directory) and counts its entries. */
-function verifyFat(device: Storage): number {
-  let n = 0;
-  FatVolume.open(device).walk(() => n++);
-  return n;
-}
-
 function report(out: (s: string) => void, args: ConvertArgs, r: {
-  plan?: InPlacePlan; typeChange?: TypeChange | null; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
+  plan?: InPlacePlan<FatTargetGeometry, FatExportMeasure>; typeChange?: TypeChange | null; deviceWrites?: number; bytesWritten?: number; entries?: number; seconds?: number;
 }): void {
   const p = r.plan;
-  const g = p?.geometry ?? null;
+  const g = p?.geometry?.fat ?? null;
   const a = p?.accounting ?? null;
   const cs = g?.clusterSize ?? 0;
   const json = {
@@ -288,7 +284,7 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
     plan: p?.summary ?? null,
     fatBits: g?.fatBits ?? null,
     clusterSize: g?.clusterSize ?? null,
-    candidates: p?.candidates ?? [],
+    candidates: (p?.candidates ?? []).map((c) => ({ ...c.key, feasible: c.feasible, reasons: c.reasons })),
     space: a && g ? {
       filesystemBytes: p!.fsBytes,
       frontRegionBytes: p!.frontBytes,
@@ -299,16 +295,16 @@ function report(out: (s: string) => void, args: ConvertArgs, r: {
       bytesDuplicated: a.bytesDuplicated,
       bytesHoles: a.bytesHoles,
       directoryBytes: a.bytesDirectories,
-      rightsFileBytes: a.bytesRightsFiles,
-      symlinkBytes: a.bytesSymlinks,
-      journalBytes: a.journalClusters * cs,
-      stagingRoomBytes: a.poolClusters * cs,
-      spareBytes: a.spareClusters * cs,
-      badClusters: a.badClusters,
-      freeClustersAfter: p!.freeClustersAfter,
-      freeBytesAfter: p!.freeClustersAfter * cs,
+      rightsFileBytes: a.bytesOwnFiles,
+      symlinkBytes: a.bytesStoredAsBytes,
+      journalBytes: a.journalUnits * cs,
+      stagingRoomBytes: a.poolUnits * cs,
+      spareBytes: a.spareUnits * cs,
+      badClusters: a.badUnits,
+      freeClustersAfter: p!.freeUnitsAfter,
+      freeBytesAfter: p!.freeUnitsAfter * cs,
       rootEntries: g.fatBits === 32 ? null : g.rootEntries,
-      rootEntriesFree: p!.rootEntriesFree,
+      rootEntriesFree: g.fatBits === 32 ? null : g.rootEntries - p!.measure.fat.demand.rootSlots,
     } : null,
     files: p?.measure.files ?? null,
     directories: p?.measure.directories ?? null,

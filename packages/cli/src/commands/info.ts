@@ -1,6 +1,5 @@
 import { CREATOR_OS, COMPAT, superblockFeatures, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
-import { listFatVolume } from '@fsconv/core';
-import type { FatVolume } from '@fsconv/fat';
+import { listFatVolume, type FatVolume } from '@fsconv/fat';
 import { cString, formatBytes, formatUuid } from '../format.js';
 import { openVolume, type Placement } from '../open-volume.js';
 

@@ -1,5 +1,7 @@
 import { walkTree } from '@fsconv/ext2fs-reader';
-import { listFatVolume, unixEntryOfExt2, type UnixEntry } from '@fsconv/core';
+import type { UnixEntry } from '@fsconv/base';
+import { unixEntryOfExt2 } from '@fsconv/ext2fs-reader';
+import { listFatVolume } from '@fsconv/fat';
 import { formatTime, modeString } from '../format.js';
 import { openVolume } from '../open-volume.js';
 

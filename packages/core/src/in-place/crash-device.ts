@@ -1,4 +1,4 @@
-import type { Storage } from '@fsconv/device';
+import type { Storage } from "@fsconv/device";
 
 /** What the in-place engine writes through: positional reads and writes, and flushes. */
 export type WriteTarget = Storage;

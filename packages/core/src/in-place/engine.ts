@@ -1,179 +1,124 @@
-import {
-  encodeBootSector, encodeFsInfo, mkfsFatChoice, planGeometry, standardBootFields, streamFat, type Candidate, type Geometry, type GeometryOptions,
-} from '@fsconv/fat';
-import { fatLabel, measureForFat, type FatMeasure } from '../build-fat-image.js';
-import type { FatTarget, NamingOptions } from '../fat-layout.js';
-import { ext2Fingerprint, type Ext2Source } from '../import-ext2.js';
+import type { ExportMeasure, InPlaceExporter, InPlaceSource, SourceFingerprint, TargetGeometry } from '@fsconv/base';
 import type { WriteTarget } from './crash-device.js';
 import {
-  COMMIT_MARKER_OFFSET, FINAL_MARKER_OFFSET, LEGACY_JOURNAL_VERSION, LEGACY_MARKER_OFFSET, MARKER_SIZE,
-  crc32, decodeJournal, decodeJournalHead, decodeMarker, encodeJournal, encodeMarker, fingerprintBytes, hasMarkerMagic,
-  journalBytesFor, JournalError, type JournalContent, type JournalMarker, type OutsideWrite, type SourceFingerprint,
+  COMMIT_MARKER_OFFSET, FINAL_MARKER_OFFSET, JOURNAL_HEAD_READ, JOURNAL_VERSION, LEGACY_JOURNAL_VERSION, LEGACY_MARKER_OFFSET, MARKER_SIZE,
+  crc32, decodeJournal, decodeMarker, encodeJournal, encodeMarker, fingerprintBytes, hasMarkerMagic, journalBytesFor, journalLimit,
+  journalProgram, JournalError, type ExporterRegistry, type JournalContent, type JournalMarker, type OutsideWrite,
 } from './journal.js';
 import { layOutInPlace, type InPlaceAccounting, type InPlaceLayoutInput, type StageSink } from './layout.js';
 
-export interface InPlaceOptions extends GeometryOptions {
-  target: FatTarget;
-  label?: string | null;
-  volumeId?: number;
-  codepage?: string;
-  sourceCharset?: string;
-  tz?: string;
+export interface InPlaceOptions {
   progress?: (phase: string, done: number, total: number) => void;
   /**
-   * The filesystem lies in a partition: its start (bytes on the disk; the boot sector's hidden
-   * sectors are that in sectors) and room in the journal for the partition table writes the commit
-   * makes (given to convertInPlace once the FAT type is known).
+   * The filesystem lies in a partition: its start (bytes on the disk) and room in the journal for
+   * the partition table writes the commit makes (given to convertInPlace once the target is known).
    */
-  container?: { sliceOffset: number; hiddenSectors: number; outsideWritesReserve: number };
+  container?: { sliceOffset: number; outsideWritesReserve: number };
 }
 
-export interface InPlacePlan {
+export interface InPlacePlan<G extends TargetGeometry = TargetGeometry, M extends ExportMeasure<G> = ExportMeasure<G>> {
   feasible: boolean;
   /** One paragraph: what was chosen and why, or why nothing fits. */
   summary: string;
-  measure: FatMeasure;
+  /** The exporter's measure of the source (names, notes, counts). */
+  measure: M;
   /** Every geometry considered, with why it was rejected. */
-  candidates: Array<{ fatBits: number; clusterSize: number; feasible: boolean; reasons: string[] }>;
-  geometry: Geometry | null;
+  candidates: Array<{ key: Readonly<Record<string, number>>; label: string; feasible: boolean; reasons: string[] }>;
+  geometry: G | null;
   accounting: InPlaceAccounting | null;
   journalBytes: number;
-  /** Bytes the FAT structures take at the front (boot, reserved, both FATs, FAT12/16 root). */
+  /** Bytes of the target's fixed region at the front. */
   frontBytes: number;
   fsBytes: number;
-  naming: NamingOptions;
   /** The source as planned: recorded in the journal, compared before any replay. */
   fingerprint: SourceFingerprint;
-  /** What the user gets afterwards: free clusters, and free entries of the FAT12/16 fixed root (null on FAT32). */
-  freeClustersAfter: number;
-  rootEntriesFree: number | null;
+  /** Units free afterwards for the user. */
+  freeUnitsAfter: number;
+  /** The exporter's name (recorded in the journal). */
+  exporter: string;
 }
 
-/**
- * At least this many reserved sectors: bytes 0..2047 (sector 0 and the old ext2 superblock, where
- * the marker's two copies go) must lie in the reserved region, which the commit rewrites whole.
- */
-const MIN_RESERVED = 4;
-
-function namingOf(src: Ext2Source, opts: InPlaceOptions): NamingOptions {
-  return {
-    target: opts.target, codepage: opts.codepage ?? 'cp437', sourceCharset: opts.sourceCharset ?? 'utf-8',
-    label: opts.label !== undefined ? fatLabel(opts.label) : fatLabel(src.label),
-  };
-}
+/** Bytes 0..2047 (the marker's places) must lie in the target's front region, which the commit rewrites whole. */
+const MARKER_REGION_END = 2048;
 
 /**
- * Decides whether and how the ext2 can become FAT on its own blocks: the FAT type and cluster size
- * (the cluster grid aligned to ext2 blocks; clusters of one block preferred, as they let every file
- * block stay), and where everything goes. Writes nothing: this is `fsconv check`.
+ * Decides whether and how the source can become the target on its own blocks: the exporter's
+ * geometries tried cheapest first (the first six: past them the cost only grows), each laid out in
+ * full without writing, the first that fits chosen. Writes nothing: this is `fsconv check`.
  */
-export function planInPlace(src: Ext2Source, opts: InPlaceOptions): InPlacePlan {
-  const bs = src.volume.blockSize;
-  const fsBytes = src.volume.blocksCount * bs;
-  const measure = measureForFat(src, { ...opts, sizeBytes: fsBytes });
-  const naming = namingOf(src, opts);
-  const fingerprint = ext2Fingerprint(src.volume);
-  const geoOpts: GeometryOptions = {
-    ...opts, alignDataTo: bs, minReservedSectors: Math.max(MIN_RESERVED, opts.minReservedSectors ?? 0),
-  };
-  const gp = planGeometry(fsBytes, measure.demand, geoOpts);
-  const candidates = gp.candidates.map((c) => ({ fatBits: c.fatBits, clusterSize: c.clusterSize, feasible: c.feasible, reasons: [...c.reasons] }));
-  // Cheapest first (ties: the geometry's own preference). The cost is the bytes written plus the
-  // capacity the user would lose against what mkfs.fat gives a volume of this size.
-  // - Bytes written: both FATs are written whole; with clusters of one ext2 block (or less) every
-  //   file block can stay, while with clusters of k blocks a cluster stays only when its blocks start
-  //   aligned, about 1 in k: so small clusters win until the FAT outgrows the data (a sparse 1 TiB
-  //   disk: 2 GiB of FAT at 4 KiB, 256 MiB at 32 KiB).
-  // - Capacity: a geometry with fewer clusters than mkfs.fat's choice costs the clusters it lacks, at
-  //   that choice's cluster size, so it wins only where the writes it saves are worth more (a 16 MiB
-  //   volume of 4 KiB blocks gets FAT16 with 2 KiB clusters, not FAT12 with 16 KiB and a thousand
-  //   clusters for everything the user adds later).
-  const order: Candidate[] = [];
-  if (gp.chosen) order.push(gp.chosen);
-  for (const c of gp.candidates) if (c.feasible && c !== gp.chosen) order.push(c);
-  const standard = opts.clusterSize === undefined
-    ? mkfsFatChoice(fsBytes, { ...(opts.fatBits !== undefined && { fatBits: opts.fatBits }), ...(opts.rootEntries !== undefined && { rootEntries: opts.rootEntries }) })
-    : null;
-  const standardCandidate = standard === null ? undefined
-    : gp.candidates.find((c) => c.fatBits === standard.fatBits && c.clusterSize === standard.clusterSize && c.geometry !== undefined);
-  const costOf = (c: Candidate): number => {
-    const g = c.geometry!;
-    const fat = 2 * g.fatSectors * g.bytesPerSector;
-    const misaligned = c.clusterSize > bs ? measure.fileBytes * (1 - bs / c.clusterSize) : 0;
-    const lost = standardCandidate ? Math.max(0, standardCandidate.geometry!.clusterCount - g.clusterCount) * standardCandidate.clusterSize : 0;
-    return fat + misaligned + lost;
-  };
-  const costs = new Map(order.map((c) => [c, costOf(c)]));
-  order.sort((a, b) => costs.get(a)! - costs.get(b)!);
-  const standardNote = (c: Candidate): string => {
-    if (standard === null) return '';
-    const std = `FAT${standard.fatBits} with ${standard.clusterSize}-byte clusters`;
-    if (c.fatBits === standard.fatBits && c.clusterSize === standard.clusterSize) return ` This is also what mkfs.fat gives a volume of this size.`;
-    const more = standardCandidate ? c.geometry!.clusterCount - standardCandidate.geometry!.clusterCount : 0;
-    return ` (mkfs.fat would give this size ${std}${standardCandidate ? `; this choice has ${Math.abs(more)} clusters ${more >= 0 ? 'more' : 'fewer'} and rewrites less of the device` : ''}.)`;
-  };
-  const base = { measure, candidates, fsBytes, naming, fingerprint };
+export function planInPlace<G extends TargetGeometry, M extends ExportMeasure<G>>(
+  src: InPlaceSource, exporter: InPlaceExporter<G, M>, opts: InPlaceOptions = {},
+): InPlacePlan<G, M> {
+  const bs = src.blockSize;
+  const fsBytes = src.blockCount * bs;
+  const measure = exporter.measure(src, opts.container?.sliceOffset ?? 0);
+  const fingerprint = src.fingerprint();
+  const words = exporter.words;
+  const candidates = measure.candidates.map((c) => ({ key: c.key, label: c.label, feasible: c.feasible, reasons: [...c.reasons] }));
+  const entryOf = (c: { key: Readonly<Record<string, number>> }) =>
+    candidates.find((e) => Object.entries(c.key).every(([k, v]) => e.key[k] === v))!;
+  const base = { measure, candidates, fsBytes, fingerprint, exporter: exporter.name };
+  const signatureEnd = Math.max(MARKER_REGION_END, ...src.signatures.map((s) => s.offset + s.length));
   let best: { missing: number; summary: string } | null = null;
-  for (const cand of order.slice(0, 6)) {
+  for (const cand of measure.tryOrder.slice(0, 6)) {
     const g = cand.geometry!;
-    const frontBytes = g.dataStartSector * g.bytesPerSector;
-    const result = layOutInPlace(layoutInput(src, g, naming, measure, fingerprint, opts), null);
-    const entry = candidates.find((c) => c.fatBits === cand.fatBits && c.clusterSize === cand.clusterSize)!;
-    const label = `FAT${g.fatBits} with ${g.clusterSize}-byte clusters`;
-    if (result.refusal !== undefined) {
+    const entry = entryOf(cand);
+    const reject = (why: string, missing: number): void => {
       entry.feasible = false;
-      entry.reasons.push(`${label}: ${result.refusal}`);
-      if (best === null) best = { missing: Infinity, summary: `${label}: ${result.refusal}` };
+      entry.reasons.push(`${cand.label}: ${why}`);
+      if (best === null || missing < best.missing) best = { missing, summary: `${cand.label}: ${why}` };
+    };
+    if (g.frontBytes < signatureEnd) {
+      reject(`its front region (${g.frontBytes} bytes) does not cover the marker's places and the ${src.kind} signatures (bytes 0..${signatureEnd - 1})`, Infinity);
       continue;
     }
-    const journalBytes = result.journalBytes;
+    const result = layOutInPlace(layoutInput(src, g, fingerprint, exporter.name, opts), null);
+    if (result.refusal !== undefined) {
+      reject(result.refusal, Infinity);
+      continue;
+    }
     const acc = result.accounting;
-    if (acc.missingClusters === 0) {
+    const unit = g.grid.unitBytes;
+    if (acc.missingUnits === 0) {
       return {
-        ...base, feasible: true, geometry: g, accounting: acc, journalBytes, frontBytes,
-        freeClustersAfter: g.clusterCount - result.clustersUsed - acc.badClusters,
-        rootEntriesFree: g.fatBits === 32 ? null : g.rootEntries - measure.demand.rootSlots,
-        summary: `${label}: ${g.clusterCount} clusters; ${fmt(acc.bytesInPlace)} of file data stays in place, ` +
+        ...base, feasible: true, geometry: g, accounting: acc, journalBytes: result.journalBytes, frontBytes: g.frontBytes,
+        freeUnitsAfter: g.grid.unitCount - result.unitsUsed - acc.badUnits,
+        summary: `${cand.label}: ${g.grid.unitCount} ${words.unit}s; ${fmt(acc.bytesInPlace)} of file data stays in place, ` +
           `${fmt(acc.bytesMoved + acc.bytesDuplicated + acc.bytesHoles)} is written anew (moved, hard-link copies, holes), ` +
-          `directories and rights files take ${fmt(acc.bytesDirectories + acc.bytesRightsFiles)}; ` +
-          `${fmt(acc.spareClusters * g.clusterSize)} of staging room to spare` +
-          (cand.clusterSize === bs ? ' (clusters of one ext2 block: no file block is misaligned).'
-            : cand.clusterSize > bs ? ' (clusters larger than an ext2 block: a smaller FAT outweighs the data that moves).' : '.') +
-          standardNote(cand),
+          `directories and ${words.ownFiles} take ${fmt(acc.bytesDirectories + acc.bytesOwnFiles)}; ` +
+          `${fmt(acc.spareUnits * unit)} of staging room to spare` +
+          (unit === bs ? ` (${words.unit}s of one ${src.kind} block: no file block is misaligned).`
+            : unit > bs ? ` (${words.unit}s larger than an ${src.kind} block: a smaller ${words.unit} table outweighs the data that moves).` : '.') +
+          cand.note,
       };
     }
-    const missing = acc.missingClusters * g.clusterSize;
-    const why = `${label}: the new content needs ${acc.newClusters + acc.journalClusters} clusters in space the ext2 has free outside the FAT's front region, ` +
-      `but only ${acc.poolClusters} are there (${fmt(missing)} missing)`;
-    entry.feasible = false;
-    entry.reasons.push(why);
-    if (best === null || missing < best.missing) best = { missing, summary: why };
+    reject(`the new content needs ${acc.newUnits + acc.journalUnits} ${words.unit}s in space the ${src.kind} has free outside ${words.front}, ` +
+      `but only ${acc.poolUnits} are there (${fmt(acc.missingUnits * unit)} missing)`, acc.missingUnits * unit);
   }
-  const summary = best !== null
-    ? `Not feasible in place. Closest: ${best.summary}.`
-    : `Not feasible: ${gp.summary}`;
-  return { ...base, feasible: false, geometry: null, accounting: null, journalBytes: 0, frontBytes: 0, freeClustersAfter: 0, rootEntriesFree: null, summary };
+  const closest = best as { missing: number; summary: string } | null;
+  const summary = closest !== null ? `Not feasible in place. Closest: ${closest.summary}.` : `Not feasible: ${measure.summary}`;
+  return { ...base, feasible: false, geometry: null, accounting: null, journalBytes: 0, frontBytes: 0, freeUnitsAfter: 0, summary };
 }
 
 const fmt = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 
-function layoutInput(src: Ext2Source, g: Geometry, naming: NamingOptions, measure: FatMeasure, fingerprint: SourceFingerprint, opts: InPlaceOptions): InPlaceLayoutInput {
+function layoutInput(src: InPlaceSource, g: TargetGeometry, fingerprint: SourceFingerprint, exporter: string, opts: InPlaceOptions): InPlaceLayoutInput {
   const fpBytes = fingerprintBytes(fingerprint);
   const reserve = opts.container?.outsideWritesReserve ?? 0;
   return {
-    src, g, naming, directorySlots: measure.directorySlots, rightsBytes: measure.rightsBytes, tz: opts.tz ?? 'local',
+    src, g,
     // The journal is encoded with these same sizes later (and the partition table writes, at most `reserve`).
-    journalSize: (runs, rootBytes) => journalBytesFor(g, runs, rootBytes, fpBytes) + reserve,
+    journalSize: (runs) => journalBytesFor(exporter, fpBytes, g.payloadBytes(runs)) + reserve,
   };
 }
 
 export interface InPlaceResult {
   bytesWritten: number;
-  clustersUsed: number;
+  unitsUsed: number;
   resumed: boolean;
 }
 
-/** Staging writes go through here: copies read the ext2's intact blocks, in big pieces. */
+/** Staging writes go through here: copies read the source's intact blocks, in big pieces. */
 function stageSink(dev: WriteTarget, counters: { bytes: number }, onBytes: (n: number) => void): StageSink {
   const buf = new Uint8Array(1 << 20);
   let sinceFlush = 0;
@@ -181,7 +126,7 @@ function stageSink(dev: WriteTarget, counters: { bytes: number }, onBytes: (n: n
     counters.bytes += n;
     sinceFlush += n;
     onBytes(n);
-    // Flush now and then: a power cut loses at most this much staging work (never anything the ext2 needs).
+    // Flush now and then: a power cut loses at most this much staging work (never anything the source needs).
     if (sinceFlush >= 64 << 20) {
       dev.flush();
       sinceFlush = 0;
@@ -212,59 +157,63 @@ function stageSink(dev: WriteTarget, counters: { bytes: number }, onBytes: (n: n
 }
 
 /**
- * The conversion. Until the marker is written, only blocks the ext2 marks free are written: a
- * crash leaves the ext2 as it was, with no marker. The marker, one sector written over the ext2
- * superblock's magic, is the commit point: from it on the device is no ext2, and
+ * The conversion. Until the marker is written, only blocks the source marks free are written: a
+ * crash leaves the source as it was, with no marker. The marker, one sector written over the
+ * source's signature, is the commit point: from it on the device is no longer the source, and
  * `commitFromJournal` finishes the job from the device alone.
  */
-export function convertInPlace(dev: WriteTarget, src: Ext2Source, plan: InPlacePlan, opts: InPlaceOptions, outside?: { device: WriteTarget; writes: OutsideWrite[] }): InPlaceResult {
+export function convertInPlace<G extends TargetGeometry, M extends ExportMeasure<G>>(
+  dev: WriteTarget, src: InPlaceSource, exporter: InPlaceExporter<G, M>, plan: InPlacePlan<G, M>, opts: InPlaceOptions = {},
+  outside?: { device: WriteTarget; writes: OutsideWrite[] },
+): InPlaceResult {
   if (!plan.feasible || plan.geometry === null || plan.accounting === null) throw new Error('convertInPlace needs a feasible plan');
   const g = plan.geometry;
+  const unit = g.grid.unitBytes;
   const counters = { bytes: 0 };
-  const total = plan.accounting.newClusters * g.clusterSize;
+  const total = plan.accounting.newUnits * unit;
   let done = 0;
-  const input = layoutInput(src, g, plan.naming, plan.measure, plan.fingerprint, opts);
-  // 1. Stage: every new cluster's final content, into ext2-free blocks.
+  const input = layoutInput(src, g, plan.fingerprint, exporter.name, opts);
+  // 1. Stage: every new unit's final content, into blocks the source does not use.
   const staged = layOutInPlace(input, stageSink(dev, counters, (n) => opts.progress?.('stage', (done += n), total)));
-  if (staged.journalCluster !== plan.accounting.journalFirstCluster || staged.journalBytes !== plan.journalBytes ||
-    staged.accounting.missingClusters !== 0) {
+  if (staged.journalUnit !== plan.accounting.journalFirstUnit || staged.journalBytes !== plan.journalBytes ||
+    staged.accounting.missingUnits !== 0) {
     throw new Error('the staging pass did not reproduce the plan (internal)');
   }
   // 2. The journal (durable before the commit point).
-  const free = g.clusterCount - staged.clustersUsed - staged.accounting.badClusters;
-  const boot = encodeBootSector({
-    fatBits: g.fatBits, bytesPerSector: g.bytesPerSector, sectorsPerCluster: g.sectorsPerCluster,
-    reservedSectors: g.reservedSectors, numFats: 2, rootEntries: g.rootEntries, totalSectors: g.totalSectors,
-    fatSectors: g.fatSectors, ...standardBootFields(g.totalSectors * g.bytesPerSector), hiddenSectors: opts.container?.hiddenSectors ?? 0,
-    volumeId: plan.measure.volumeId, label: plan.naming.label ?? '',
-    rootCluster: g.fatBits === 32 ? staged.rootCluster : 0, fsInfoSector: g.fatBits === 32 ? 1 : 0,
-    backupBootSector: g.fatBits === 32 ? 6 : 0,
+  const free = g.grid.unitCount - staged.unitsUsed - staged.accounting.badUnits;
+  const payload = g.encodePayload({
+    runs: staged.runs, rootUnit: staged.rootUnit, rootDirectory: staged.rootDirectory, unitsUsed: staged.unitsUsed,
+    freeUnits: free, firstFreeUnit: firstFreeUnit(staged.runs, g.grid.firstUnit, g.grid.unitCount), sliceOffset: opts.container?.sliceOffset ?? 0,
   });
   const journal: JournalContent = {
-    version: 2, geometry: g, bootSector: boot,
-    fsInfo: g.fatBits === 32 ? encodeFsInfo(free, firstFreeCluster(staged.runs, g.clusterCount)) : new Uint8Array(0),
-    rootDirectory: staged.rootDirectory, fingerprint: plan.fingerprint, runs: staged.runs,
-    sliceOffset: opts.container?.sliceOffset ?? 0, outsideWrites: outside?.writes ?? [],
+    version: JOURNAL_VERSION, exporter: exporter.name, fingerprint: plan.fingerprint,
+    sliceOffset: opts.container?.sliceOffset ?? 0, outsideWrites: outside?.writes ?? [], payload,
   };
   const bytes = encodeJournal(journal);
   if (bytes.length > plan.journalBytes) throw new Error(`journal of ${bytes.length} bytes exceeds the ${plan.journalBytes} planned (internal)`);
-  const journalOffset = g.dataStartSector * g.bytesPerSector + (staged.journalCluster - 2) * g.clusterSize;
+  const journalOffset = g.grid.dataStart + (staged.journalUnit - g.grid.firstUnit) * unit;
   dev.flush();
   dev.writeAt(bytes, journalOffset);
   dev.flush();
-  // 3. Commit: its first write, the marker over the superblock's magic, is the commit point.
-  const marker: JournalMarker = { version: 2, journalOffset, journalLength: bytes.length, journalCrc: crc32(bytes), fsBytes: plan.fsBytes };
-  commitFromJournal(dev, journal, marker, opts.progress, outside?.device);
-  return { bytesWritten: counters.bytes + bytes.length, clustersUsed: staged.clustersUsed, resumed: false };
+  // 3. Commit: its first write, the marker over the source's signature, is the commit point.
+  const marker: JournalMarker = { version: JOURNAL_VERSION, journalOffset, journalLength: bytes.length, journalCrc: crc32(bytes), fsBytes: plan.fsBytes };
+  commitFromJournal(dev, journal, marker, singleExporter(exporter), opts.progress, outside?.device);
+  return { bytesWritten: counters.bytes + bytes.length, unitsUsed: staged.unitsUsed, resumed: false };
 }
 
-function firstFreeCluster(runs: JournalContent['runs'], clusterCount: number): number {
-  let c = 2;
+/** A registry of one exporter (the conversion knows which one it runs). */
+const singleExporter = (e: InPlaceExporter): ExporterRegistry => ({
+  byName: (name) => (name === e.name ? e : undefined),
+  legacy: e.decodeLegacyJournal !== undefined ? e : undefined,
+});
+
+function firstFreeUnit(runs: ReadonlyArray<{ start: number; length: number }>, firstUnit: number, unitCount: number): number {
+  let c = firstUnit;
   for (const r of runs) {
     if (r.start > c) break;
     c = Math.max(c, r.start + r.length);
   }
-  return c <= clusterCount + 1 ? c : 0xffffffff;
+  return c < firstUnit + unitCount ? c : 0xffffffff;
 }
 
 
@@ -287,9 +236,9 @@ export type Interruption =
   | { state: 'damaged'; why: string; markerOffsets: number[]; commitStarted: boolean; sourceReadable: boolean; fsBytes: number | null };
 
 const MARKER_PLACES = [
-  { offset: COMMIT_MARKER_OFFSET, version: 2 },
-  { offset: FINAL_MARKER_OFFSET, version: 2 },
-  { offset: LEGACY_MARKER_OFFSET, version: LEGACY_JOURNAL_VERSION },
+  { offset: COMMIT_MARKER_OFFSET, versions: [2, JOURNAL_VERSION] },
+  { offset: FINAL_MARKER_OFFSET, versions: [2, JOURNAL_VERSION] },
+  { offset: LEGACY_MARKER_OFFSET, versions: [LEGACY_JOURNAL_VERSION] },
 ] as const;
 
 /**
@@ -298,7 +247,7 @@ const MARKER_PLACES = [
  * compares the source as planned with the source found beside it (`source` is asked only when a
  * marker is there). Reads only.
  */
-export function inspectInterruption(dev: WriteTarget, source: () => SourceBesideJournal): Interruption {
+export function inspectInterruption(dev: WriteTarget, source: () => SourceBesideJournal, exporters: ExporterRegistry): Interruption {
   if (dev.size < 2048) return { state: 'none' };
   const head = new Uint8Array(2048);
   dev.readInto(head, 0);
@@ -308,8 +257,8 @@ export function inspectInterruption(dev: WriteTarget, source: () => SourceBeside
     if (!hasMarkerMagic(sector)) continue;
     try {
       const m = decodeMarker(sector)!;
-      found.push(m.version === place.version ? { offset: place.offset, marker: m, error: null }
-        : { offset: place.offset, marker: null, error: `a version ${m.version} marker at byte ${place.offset}, where only version ${place.version} puts one` });
+      found.push((place.versions as readonly number[]).includes(m.version) ? { offset: place.offset, marker: m, error: null }
+        : { offset: place.offset, marker: null, error: `a version ${m.version} marker at byte ${place.offset}, where only version ${place.versions.join(' or ')} puts one` });
     } catch (e) {
       if (!(e instanceof JournalError)) throw e;
       found.push({ offset: place.offset, marker: null, error: e.message });
@@ -319,7 +268,7 @@ export function inspectInterruption(dev: WriteTarget, source: () => SourceBeside
   const markerOffsets = found.map((f) => f.offset);
   // The copy at 1024 is written first by every commit, so it is the newest where both are valid.
   const chosen = found.find((f) => f.marker !== null);
-  // The commit writes over the ext2's metadata only once the copy in sector 0 is durable.
+  // The commit writes over the source's metadata only once the copy in sector 0 is durable.
   const commitStarted = found.some((f) => f.offset !== COMMIT_MARKER_OFFSET);
   const src = source();
   const damaged = (why: string, fsBytes: number | null): Interruption => ({
@@ -329,7 +278,7 @@ export function inspectInterruption(dev: WriteTarget, source: () => SourceBeside
   const marker = chosen.marker!;
   let journal: JournalContent;
   try {
-    journal = readJournal(dev, marker);
+    journal = readJournal(dev, marker, exporters);
   } catch (e) {
     if (!(e instanceof JournalError)) throw e;
     return damaged(e.message, marker.fsBytes);
@@ -349,97 +298,74 @@ export function inspectInterruption(dev: WriteTarget, source: () => SourceBeside
   return { state: 'resumable', journal, marker };
 }
 
-/** Reads the journal a marker points to: every length checked against the device and the geometry before it sizes a read. */
-function readJournal(dev: WriteTarget, m: JournalMarker): JournalContent {
+/** Reads the journal a marker points to: every length checked against the device and what a plan could produce before it sizes a read. */
+function readJournal(dev: WriteTarget, m: JournalMarker, exporters: ExporterRegistry): JournalContent {
   if (m.fsBytes < 2048 || m.fsBytes > dev.size) throw new JournalError(`the in-place conversion marker gives a ${m.fsBytes}-byte filesystem on a ${dev.size}-byte device (damaged)`);
   if (m.journalOffset < 2048 || m.journalLength < 64 || m.journalOffset + m.journalLength > m.fsBytes) {
     throw new JournalError(`the in-place conversion marker points at ${m.journalLength} bytes at byte ${m.journalOffset}, outside the filesystem (damaged)`);
   }
-  const head = new Uint8Array(64);
+  const head = new Uint8Array(Math.min(m.journalLength, JOURNAL_HEAD_READ));
   dev.readInto(head, m.journalOffset);
-  const { maxBytes } = decodeJournalHead(head, m.fsBytes);
+  const maxBytes = journalLimit(head, m.fsBytes, exporters);
   if (m.journalLength > maxBytes) throw new JournalError(`the in-place conversion marker gives a ${m.journalLength}-byte journal, more than its geometry allows (${maxBytes}): damaged`);
   const bytes = new Uint8Array(m.journalLength);
   dev.readInto(bytes, m.journalOffset);
   if (crc32(bytes) !== m.journalCrc) throw new JournalError('the in-place journal does not match its marker (damaged)');
-  return decodeJournal(bytes, m.fsBytes);
+  const journal = decodeJournal(bytes, m.fsBytes, exporters);
+  // The payload is the exporter's to check: one it refuses is a damaged journal, found now rather than mid-commit.
+  journalProgram(journal, m.fsBytes, exporters);
+  return journal;
 }
 
 /**
- * Writes everything that overwrites the ext2, from the journal alone. Each step writes fixed bytes
- * to fixed places and reads nothing, so running it again after a crash anywhere in it gives the
- * same result. The marker is on the device from the first write to the last one, which is the
- * boot sector replacing its last copy: no state is both FAT and still to be replayed.
+ * Writes everything that overwrites the source, from the journal alone. Each step writes fixed
+ * bytes to fixed places and reads nothing, so running it again after a crash anywhere in it gives
+ * the same result. The marker is on the device from the first write to the last one, which is the
+ * exporter's final write replacing its last copy: no state is both the target and still to be replayed.
  */
-export function commitFromJournal(dev: WriteTarget, j: JournalContent, marker: JournalMarker, progress?: InPlaceOptions['progress'], outsideDevice?: WriteTarget): void {
-  const g = j.geometry;
+export function commitFromJournal(
+  dev: WriteTarget, j: JournalContent, marker: JournalMarker, exporters: ExporterRegistry, progress?: InPlaceOptions['progress'], outsideDevice?: WriteTarget,
+): void {
   if (j.outsideWrites.length > 0 && outsideDevice === undefined) {
-    throw new JournalError('this conversion also gives its partition the FAT type in the partition table: resume it where the table can be written: on the disk (with --partition N) or on the partition device');
+    throw new JournalError('this conversion also gives its partition the new type in the partition table: resume it where the table can be written: on the disk (with --partition N) or on the partition device');
   }
-  const sector = g.bytesPerSector;
+  const program = journalProgram(j, marker.fsBytes, exporters);
+  if (program.final.offset !== FINAL_MARKER_OFFSET || program.final.bytes.length < MARKER_SIZE) {
+    throw new Error(`the exporter's final write (${program.final.bytes.length} bytes at ${program.final.offset}) does not replace the marker's last copy (internal)`);
+  }
   const markerBytes = encodeMarker(marker);
-  // a. The commit point: one sector over the ext2 superblock's magic; from here on it is no ext2.
+  // a. The commit point: one sector over the source's signature; from here on it is not the source.
   //    (A resumed commit writes it again: harmless, and it keeps the sequence one and the same.)
   dev.writeAt(markerBytes, COMMIT_MARKER_OFFSET);
   dev.flush();
   // b. The marker's second copy into sector 0, which only the very last write replaces.
   dev.writeAt(markerBytes, FINAL_MARKER_OFFSET);
   dev.flush();
-  // c. The reserved region but sector 0: zeros (the rest of the old superblock and the first
-  //    marker copy with them), and on FAT32 the FSInfo sector and the backup boot sector.
-  const content = new Map<number, Uint8Array>(g.fatBits === 32 ? [[1, j.fsInfo], [6, j.bootSector], [7, j.fsInfo]] : []);
-  const zeros = new Uint8Array(64 * sector);
-  for (let s = 1; s < g.reservedSectors; ) {
-    const own = content.get(s);
-    if (own !== undefined) {
-      dev.writeAt(padToSector(own, sector), s * sector);
-      s++;
-      continue;
-    }
-    let e = s;
-    while (e < g.reservedSectors && !content.has(e) && e - s < 64) e++;
-    dev.writeAt(zeros.subarray(0, (e - s) * sector), s * sector);
-    s = e;
+  // c. The exporter's writes (for FAT: the reserved region but sector 0, with the first marker copy, both FATs, the FAT12/16 root).
+  let done = 0;
+  for (const w of program.writes()) {
+    dev.writeAt(w.bytes, w.offset);
+    done += w.bytes.length;
+    progress?.('commit', done, program.totalBytes);
   }
-  // d. Both FATs, regenerated from the runs.
-  const fatBytes = g.fatSectors * sector;
-  for (let copy = 0; copy < 2; copy++) {
-    let pos = (g.reservedSectors + copy * g.fatSectors) * sector;
-    for (const chunk of streamFat(g.fatBits, fatBytes, j.runs)) {
-      dev.writeAt(chunk, pos);
-      pos += chunk.length;
-      progress?.('commit', copy * fatBytes + (pos - (g.reservedSectors + copy * g.fatSectors) * sector), 2 * fatBytes);
-    }
-  }
-  // e. The FAT12/16 root directory.
-  if (g.fatBits !== 32) dev.writeAt(j.rootDirectory, (g.reservedSectors + 2 * g.fatSectors) * sector);
   dev.flush();
-  // The partition table: the partition's type follows its filesystem (fixed bytes, from the
+  // d. The partition table: the partition's type follows its filesystem (fixed bytes, from the
   // journal: a crash between two of them is replayed like any other commit write).
   // Each flushed on its own: a power loss keeps any subset of the writes since a flush, and a
   // GPT's header and entry-array sector kept one without the other make that copy unreadable; one
   // write in flux at a time leaves at least one sound copy, from which resume finds the partition.
-  if (j.outsideWrites.length > 0) {
-    for (const o of j.outsideWrites) {
-      outsideDevice!.writeAt(o.bytes, o.offset);
-      outsideDevice!.flush();
-    }
+  for (const o of j.outsideWrites) {
+    outsideDevice!.writeAt(o.bytes, o.offset);
+    outsideDevice!.flush();
   }
-  // f. Last, the boot sector over the marker's last copy: the device becomes FAT in one write.
-  dev.writeAt(padToSector(j.bootSector, sector), 0);
+  // e. Last, the exporter's final write over the marker's last copy: the device becomes the target in one write.
+  dev.writeAt(program.final.bytes, program.final.offset);
   dev.flush();
-}
-
-function padToSector(bytes: Uint8Array, sector: number): Uint8Array {
-  if (bytes.length === sector) return bytes;
-  const out = new Uint8Array(sector);
-  out.set(bytes.subarray(0, sector));
-  return out;
 }
 
 /**
  * Drops a stale or damaged journal beside a readable source: zeroes the marker copies, which lie
- * only where the source keeps nothing (the ext2 boot block, bytes 0..1023; a marker at 1024 would
+ * only where the source keeps nothing (bytes 0..1023, which ext2 never uses; a marker at 1024 would
  * mean the source is gone, and is never dropped).
  */
 export function discardJournal(dev: WriteTarget, markerOffsets: readonly number[]): number {

@@ -1,33 +1,10 @@
-import {
-  deviceNumber, fileTypeOfMode, decodeName, userFlagLetters, type Ext2Volume, type TreeEntry, type FileType,
-} from '@fsconv/ext2fs-reader';
+import { decodeName, fileTypeOfMode, type UnixEntry } from '@fsconv/base';
+import { userFlagLetters } from './inode-flags.js';
+import { deviceNumber } from './inode.js';
+import type { Ext2Volume } from './volume.js';
+import type { TreeEntry } from './walk.js';
 
-/**
- * One line of `fsconv ls --json` (docs/cli.md): a stable contract that tests and later tools rely on.
- * Fields absent for a type are omitted, never null.
- */
-export interface UnixEntry {
-  path: string;
-  type: FileType;
-  size?: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  atime: number;
-  mtime: number;
-  ctime: number;
-  nlink: number;
-  target?: string;
-  rdev?: [number, number];
-  /** Extended attributes: name → value in base64 (POSIX ACLs as getfattr shows them). Absent when none. */
-  xattrs?: Record<string, string>;
-  /** Inode flags as lsattr letters (only those that mean something to a user). Absent when none. */
-  flags?: string;
-  ino: number;
-  /** On FAT volumes: where the entry is stored ('/'-rooted FAT path, names as FAT shows them). */
-  fatPath?: string;
-}
-
+/** One line of `fsconv ls --json` for an ext2 entry (the contract is UnixEntry's, in @fsconv/base). */
 export function unixEntryOfExt2(vol: Ext2Volume, e: TreeEntry): UnixEntry {
   const i = e.inode;
   const type = fileTypeOfMode(i.mode)!;

@@ -1,11 +1,12 @@
 import { Device } from '@fsconv/device';
-import {
-  DIRENT_SIZE, MAX_DIR_SLOTS, encodeBootSector, encodeFsInfo, parseTimeZone, planGeometry, sortRuns, standardBootFields, streamFat,
-  type ClusterRun, type Geometry, type GeometryOptions, type GeometryPlan, type SpaceDemand,
-} from '@fsconv/fat';
-import { encodeDirectory, storedSize, type DirectoryPlacement } from './fat-directory.js';
-import { directoryBytes, layoutDirectory, noteDirectory, type FatTarget, type NamingOptions } from './fat-layout.js';
-import type { ConversionNotes, SourceNode, SourceTree } from './model.js';
+import { encodeBootSector, encodeFsInfo, standardBootFields } from './boot-sector.js';
+import { DIRENT_SIZE, MAX_DIR_SLOTS } from './constants.js';
+import { sortRuns, streamFat, type ClusterRun } from './fat-table.js';
+import { parseTimeZone } from './fat-time.js';
+import { planGeometry, type Geometry, type GeometryOptions, type GeometryPlan, type SpaceDemand } from './geometry.js';
+import type { ConversionNotes, SourceNode, SourceTree } from '@fsconv/base';
+import { encodeDirectory, storedSize, type DirectoryPlacement } from './directory-encode.js';
+import { directoryBytes, layoutDirectory, noteDirectory, type FatTarget, type NamingOptions } from './directory-layout.js';
 
 /** Cluster sizes the measure pass counts for (the geometry chooses among them). */
 export const MEASURED_CLUSTER_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];

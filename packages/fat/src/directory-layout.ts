@@ -1,9 +1,8 @@
-import {
-  ATTR, DIRENT_SIZE, DirectoryNamer, RIGHTS_FILE_NAME, encodeRightsFile, slotsFor, unixToFat,
-  type FatSnapshot, type NameTarget, type PlannedName, type RightsRecord,
-} from '@fsconv/fat';
-import type { Timestamp } from '@fsconv/ext2fs-reader';
-import { ConversionError, type ConversionNotes, type SourceNode, type SourceTree } from './model.js';
+import { ATTR, DIRENT_SIZE, RIGHTS_FILE_NAME } from './constants.js';
+import { unixToFat } from './fat-time.js';
+import { DirectoryNamer, slotsFor, type NameTarget, type PlannedName } from './names.js';
+import { encodeRightsFile, type FatSnapshot, type RightsRecord } from './rights.js';
+import { type ConversionNotes, type SourceNode, type SourceTree, type Timestamp } from '@fsconv/base';
 
 export type FatTarget = 'vfat+rights' | 'vfat' | 'msdos';
 
@@ -156,4 +155,3 @@ export function noteDirectory(layout: DirectoryLayout, target: FatTarget, notes:
 /** Bytes of a directory with `slots` entries. */
 export const directoryBytes = (slots: number): number => slots * DIRENT_SIZE;
 
-export { slotsFor };

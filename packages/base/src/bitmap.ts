@@ -1,4 +1,4 @@
-/** A fixed-size set of small integers as bits (bit i = byte i>>3, mask 1<<(i&7), as ext2 stores them). */
+/** A fixed-size set of small integers as bits (bit i = byte i>>3, mask 1<<(i&7), as ext2 stores its bitmaps). */
 export class Bitmap {
   readonly bytes: Uint8Array;
   constructor(readonly length: number) {
@@ -9,6 +9,9 @@ export class Bitmap {
   }
   set(i: number): void {
     this.bytes[i >>> 3]! |= 1 << (i & 7);
+  }
+  clear(i: number): void {
+    this.bytes[i >>> 3]! &= ~(1 << (i & 7));
   }
   /** Sets bit i and returns whether it was already set. */
   testAndSet(i: number): boolean {

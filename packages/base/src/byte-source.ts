@@ -1,9 +1,9 @@
-import { Ext2Error } from './errors.js';
+import { SourceRangeError } from './errors.js';
 
 /**
- * Where the reader gets its bytes: an image file, a block device, or memory in tests.
- * Positional and synchronous: the reader's loops stay plain loops (no promise per block),
- * and engines wrap real devices with large buffered reads.
+ * Where readers get their bytes: an image file, a block device, or memory in tests. Positional and
+ * synchronous: a reader's loops stay plain loops (no promise per block), and engines wrap real
+ * devices with large buffered reads.
  */
 export interface ByteSource {
   /** Total size in bytes. */
@@ -14,11 +14,8 @@ export interface ByteSource {
 
 /** Reads exactly `length` bytes at `position`, refusing reads past the end of the source. */
 export function readBytes(source: ByteSource, position: number, length: number): Uint8Array {
-  if (position < 0 || length < 0 || position + length > source.size) {
-    throw new Ext2Error(
-      'io',
-      `read of ${length} bytes at offset ${position} is past the end of the device (${source.size} bytes)`,
-    );
+  if (!Number.isSafeInteger(position) || !Number.isSafeInteger(length) || position < 0 || length < 0 || position + length > source.size) {
+    throw new SourceRangeError(`read of ${length} bytes at offset ${position} is past the end of the device (${source.size} bytes)`);
   }
   const out = new Uint8Array(length);
   source.readInto(out, position);
@@ -33,7 +30,7 @@ export class MemoryByteSource implements ByteSource {
   }
   readInto(target: Uint8Array, position: number): void {
     if (position < 0 || position + target.length > this.bytes.length) {
-      throw new Ext2Error('io', `read of ${target.length} bytes at offset ${position} is past the end (${this.bytes.length} bytes)`);
+      throw new SourceRangeError(`read of ${target.length} bytes at offset ${position} is past the end (${this.bytes.length} bytes)`);
     }
     target.set(this.bytes.subarray(position, position + target.length));
   }

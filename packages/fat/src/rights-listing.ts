@@ -1,9 +1,9 @@
-import { decodeName, fileTypeOfMode, joinPath } from '@fsconv/ext2fs-reader';
-import {
-  ATTR, RIGHTS_FILE_NAME, RIGHTS_MAGIC, decodeRightsFile, fatToUnix, parseTimeZone, RightsFileError,
-  type FatSnapshot, type FatTreeEntry, type FatVolume, type NamedEntry, type RightsRecord,
-} from '@fsconv/fat';
-import type { UnixEntry } from './unix-entry.js';
+import { decodeName, fileTypeOfMode, joinPath, type UnixEntry } from '@fsconv/base';
+import { ATTR, RIGHTS_FILE_NAME } from './constants.js';
+import { type NamedEntry } from './dirent.js';
+import { fatToUnix, parseTimeZone } from './fat-time.js';
+import { type FatTreeEntry, type FatVolume } from './fat-volume.js';
+import { RIGHTS_MAGIC, decodeRightsFile, RightsFileError, type FatSnapshot, type RightsRecord } from './rights.js';
 
 /** A rights file fsconv writes is far smaller (65,536 records of a few KiB at most): larger is no rights file to trust. */
 const MAX_RIGHTS_FILE_BYTES = 256 * 1024 * 1024;

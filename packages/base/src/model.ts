@@ -1,4 +1,5 @@
-import type { FileType, Timestamp, Xattr } from '@fsconv/ext2fs-reader';
+import { FsconvError } from './errors.js';
+import type { FileType, Timestamp, Xattr } from './file-types.js';
 
 /**
  * The format-neutral view of a filesystem that importers produce and exporters consume (the
@@ -53,6 +54,35 @@ export interface ConversionNotes {
 }
 
 /** A conversion that cannot be done as asked (a directory too full for FAT, a file too large): one line, exit 1. */
-export class ConversionError extends Error {
+export class ConversionError extends FsconvError<'conversion'> {
   override readonly name = 'ConversionError';
+  constructor(message: string) {
+    super('conversion', message);
+  }
+}
+
+/**
+ * One line of `fsconv ls --json` (docs/cli.md): a stable contract that tests and later tools rely on.
+ * Fields absent for a type are omitted, never null.
+ */
+export interface UnixEntry {
+  path: string;
+  type: FileType;
+  size?: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  nlink: number;
+  target?: string;
+  rdev?: [number, number];
+  /** Extended attributes: name → value in base64 (POSIX ACLs as getfattr shows them). Absent when none. */
+  xattrs?: Record<string, string>;
+  /** Inode flags as lsattr letters (only those that mean something to a user). Absent when none. */
+  flags?: string;
+  ino: number;
+  /** On FAT volumes: where the entry is stored ('/'-rooted FAT path, names as FAT shows them). */
+  fatPath?: string;
 }

@@ -1,9 +1,9 @@
-import {
-  ATTR, DIRENT_SIZE, encodeLongNameSlots, encodeShortEntry, lfnChecksum, unixToFat,
-  type PlannedName, type ShortEntry,
-} from '@fsconv/fat';
-import { attributesOf, fatWriteTime, keptTime, type DirectoryLayout } from './fat-layout.js';
-import type { SourceNode } from './model.js';
+import { ATTR, DIRENT_SIZE } from './constants.js';
+import { encodeLongNameSlots, encodeShortEntry, lfnChecksum, type ShortEntry } from './dirent.js';
+import { unixToFat } from './fat-time.js';
+import { type PlannedName } from './names.js';
+import type { SourceNode } from '@fsconv/base';
+import { attributesOf, fatWriteTime, keptTime, type DirectoryLayout } from './directory-layout.js';
 
 /** Where a directory's entries point: filled in by whoever allocates clusters. */
 export interface DirectoryPlacement {

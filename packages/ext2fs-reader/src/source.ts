@@ -1,22 +1,40 @@
 import {
-  Ext2Volume, checkFilesystem, decodeName, fileTypeOfMode, deviceNumber, joinPath, userFlagLetters, type Ext2Summary, type Extent,
-  ROOT_INO,
-} from '@fsconv/ext2fs-reader';
+  Bitmap, decodeName, fileTypeOfMode, joinPath,
+  type InPlaceSource, type Signature, type SourceFingerprint, type SourceNode, type SourceVerdict,
+} from '@fsconv/base';
 import { createHash } from 'node:crypto';
-import type { SourceNode, SourceTree } from './model.js';
-import type { SourceFingerprint } from './in-place/journal.js';
+import type { Extent } from './block-map.js';
+import { checkFilesystem, type Ext2Summary } from './check.js';
+import { userFlagLetters } from './inode-flags.js';
+import { deviceNumber, ROOT_INO } from './inode.js';
+import { EXT2_MAGIC_OFFSET, STATE_ERRORS, STATE_VALID } from './superblock.js';
+import type { Ext2Volume } from './volume.js';
 
-/** An ext2 volume as a SourceTree: checked in full first, then read on demand. */
-export class Ext2Source implements SourceTree {
+/**
+ * An ext2 volume as the importer gives it: a source tree, checked in full first, then read on
+ * demand; and for in-place conversion, where its files' blocks are, which blocks it needs, its
+ * signature, its fingerprint and whether it is clean.
+ */
+export class Ext2Source implements InPlaceSource {
   readonly kind: string;
   readonly label: string | null;
   readonly volumeId: number;
   readonly summary: Ext2Summary;
+  readonly blockSize: number;
+  readonly blockCount: number;
+  readonly badBlocks: readonly number[];
+  /** The superblock's magic: blkid, wipefs and the kernel know an ext2 by it, and the marker goes over its sector. */
+  readonly signatures: readonly Signature[] = [{ offset: EXT2_MAGIC_OFFSET, length: 2, what: 'the ext2 superblock magic' }];
+  readonly verdict: SourceVerdict;
   private extentCache: { ino: number; extents: Extent[] } | null = null;
 
   constructor(readonly volume: Ext2Volume, progress?: Parameters<typeof checkFilesystem>[1]) {
+    this.verdict = ext2Verdict(volume);
     this.summary = checkFilesystem(volume, progress);
     const sb = volume.sb;
+    this.blockSize = volume.blockSize;
+    this.blockCount = volume.blocksCount;
+    this.badBlocks = this.summary.badBlocks;
     this.kind = (sb.compat & 0x4) !== 0 ? 'ext3' : 'ext2';
     const end = sb.volumeName.indexOf(0);
     const label = decodeName(end < 0 ? sb.volumeName : sb.volumeName.subarray(0, end));
@@ -59,6 +77,25 @@ export class Ext2Source implements SourceTree {
     return this.volume.fileExtents(this.volume.readInode(node.linkId));
   }
 
+  /** The block bitmaps as one bitmap over all blocks, with the blocks before the first data block (their claims agree with every inode: the check verified that). */
+  usedBlocks(): Bitmap {
+    const vol = this.volume;
+    const { sb, layout, groups } = vol;
+    const out = new Bitmap(sb.blocksCount);
+    for (let b = 0; b < vol.firstDataBlock; b++) out.set(b);
+    for (let g = 0; g < sb.groupCount; g++) {
+      const bitmap = vol.readBlocks(groups.blockBitmap[g]!, 1);
+      const start = layout.groupStart(g);
+      const n = layout.groupEnd(g) - start;
+      for (let i = 0; i < n; i++) if ((bitmap[i >>> 3]! >>> (i & 7)) & 1) out.set(start + i);
+    }
+    return out;
+  }
+
+  fingerprint(): SourceFingerprint {
+    return ext2Fingerprint(this.volume);
+  }
+
   private node(ino: number, name: Uint8Array, path: string): SourceNode {
     const i = this.volume.readInode(ino);
     const type = fileTypeOfMode(i.mode)!;
@@ -75,6 +112,16 @@ export class Ext2Source implements SourceTree {
     if (flags !== '') n.flags = flags;
     return n;
   }
+}
+
+/** Clean when cleanly unmounted and not marked as having errors; otherwise e2fsck must see it first. */
+export function ext2Verdict(volume: Ext2Volume): SourceVerdict {
+  const state = volume.sb.state;
+  if ((state & STATE_VALID) !== 0 && (state & STATE_ERRORS) === 0) return { clean: true };
+  return {
+    clean: false, why: (state & STATE_ERRORS) !== 0 ? 'the ext2 was marked as having errors' : 'the ext2 was not cleanly unmounted',
+    advice: "run 'e2fsck -f' on it first",
+  };
 }
 
 const isoTime = (seconds: number): string => (seconds === 0 ? 'never' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z'));

@@ -10,4 +10,5 @@ export const nameKey = (bytes: Uint8Array): string => {
   return s;
 };
 
+/** A child's '/'-rooted path. */
 export const joinPath = (parent: string, name: string): string => (parent === '/' ? `/${name}` : `${parent}/${name}`);
