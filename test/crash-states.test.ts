@@ -11,8 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InPlaceOptions } from '../packages/core/dist/index.js';
-import { sweep, type SweepResult } from './support/crash-states.js';
+import { sweep, type ConvertOptions, type SweepResult } from './support/crash-states.js';
 import { makeExt2Image } from './support/ext2-image.js';
 import { buildFatTrapTree } from './support/fat-trees.js';
 import { run } from './support/run.js';
@@ -22,7 +21,7 @@ const FULL = process.env['FSCONV_CRASH_STATES'] === 'full';
 
 type Slice = { subsetsPerPoint: number; tornPerWrite: number; stride: number; convertEvery: number; seed: number };
 interface Spec {
-  name: string; tree: 'small' | 'traps'; blockSize: 1024 | 4096; inodeSize: 128 | 256; sizeBytes?: number; opts: Partial<InPlaceOptions>;
+  name: string; tree: 'small' | 'traps'; blockSize: 1024 | 4096; inodeSize: 128 | 256; sizeBytes?: number; opts: Partial<ConvertOptions>;
   /** In partition 1 (at 1 MiB) of a disk image with this table, its type changed by the commit. */
   disk?: 'dos' | 'gpt';
   /** CI's slice and the full sweep's (a 34 MiB image costs a copy per state, and a conversion per ext2 state finished). */
@@ -85,7 +84,7 @@ describe('every crash state of an in-place conversion, in process', () => {
         src: tree, out, blockSize: spec.blockSize, inodeSize: spec.inodeSize,
         ...(spec.sizeBytes !== undefined && { sizeBytes: spec.sizeBytes }),
       });
-      const opts: InPlaceOptions = { target: 'vfat+rights', tz: 'UTC', ...spec.opts };
+      const opts: ConvertOptions = { target: 'vfat+rights', tz: 'UTC', ...spec.opts };
       const t0 = Date.now();
       const r = await sweep(img, opts, FULL ? spec.full : spec.ci, { partition: spec.disk !== undefined });
       totals.push(r);

@@ -11,9 +11,14 @@
 // The built packages, as the CLI runs them (one instance of each module, so error classes match).
 import { MemoryStorage, StorageSlice, type Storage } from '../../packages/device/dist/index.js';
 import { decodePartitionTable, fatPartitionType, setPartitionType } from '../../packages/partition/dist/index.js';
-import { Ext2Volume } from '../../packages/ext2fs-reader/dist/index.js';
-import { Ext2Source, commitFromJournal, convertInPlace, planInPlace, type InPlaceOptions } from '../../packages/core/dist/index.js';
+import { Ext2Source, Ext2Volume } from '../../packages/ext2fs-reader/dist/index.js';
+import { fatInPlaceExporter, type FatInPlaceOptions } from '../../packages/fat/dist/index.js';
+import { commitFromJournal, convertInPlace, planInPlace, type InPlaceOptions } from '../../packages/core/dist/index.js';
 import { inspectDevice } from '../../packages/cli/dist/interruption.js';
+import { RESUMABLE_EXPORTERS } from '../../packages/cli/dist/formats.js';
+
+/** What a conversion is asked: the FAT exporter's options (target, geometry, naming, time zone). */
+export type ConvertOptions = FatInPlaceOptions;
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2fsckCheck, ext2FreeBlocks } from './ext2-image.js';
@@ -49,34 +54,35 @@ function slice(dev: Storage, place: Place): { fs: Storage; start: number } {
 }
 
 /** The in-place conversion as the CLI runs it (without its refusals and report), on a device in memory. */
-export function convertInMemory(dev: Storage, opts: InPlaceOptions, place: Place = { partition: false }): void {
+export function convertInMemory(dev: Storage, opts: ConvertOptions, place: Place = { partition: false }): void {
+  const exporter = fatInPlaceExporter(opts);
   if (!place.partition) {
     const src = new Ext2Source(Ext2Volume.open(dev));
-    const plan = planInPlace(src, opts);
+    const plan = planInPlace(src, exporter);
     if (!plan.feasible) throw new Error(`not feasible: ${plan.summary}`);
-    convertInPlace(dev, src, plan, opts);
+    convertInPlace(dev, src, exporter, plan);
     return;
   }
   const table = decodePartitionTable(dev)!;
   const p = table.partitions.find((x) => x.number === 1)!;
   const fs = new StorageSlice(dev, p.startByte, p.bytes, 'partition 1');
   const withContainer: InPlaceOptions = {
-    ...opts, container: { sliceOffset: p.startByte, hiddenSectors: p.startByte / 512, outsideWritesReserve: 4 * (12 + table.sectorSize) },
+    container: { sliceOffset: p.startByte, outsideWritesReserve: 4 * (12 + table.sectorSize) },
   };
   const src = new Ext2Source(Ext2Volume.open(fs));
-  const plan = planInPlace(src, withContainer);
+  const plan = planInPlace(src, exporter, withContainer);
   if (!plan.feasible) throw new Error(`not feasible: ${plan.summary}`);
-  const to = fatPartitionType(table.scheme, { fatBits: plan.geometry!.fatBits, startLba: p.startLba, sectors: p.sectors });
-  convertInPlace(fs, src, plan, withContainer, { device: dev, writes: setPartitionType(dev, table, p.number, to) });
+  const to = fatPartitionType(table.scheme, { fatBits: plan.geometry!.fat.fatBits, startLba: p.startLba, sectors: p.sectors });
+  convertInPlace(fs, src, exporter, plan, withContainer, { device: dev, writes: setPartitionType(dev, table, p.number, to) });
 }
 
 /** What `fsconv resume` (past the commit point) or the same convert command (before it) does with a crash state. */
-export function finish(state: Uint8Array, opts: InPlaceOptions, place: Place = { partition: false }): 'resume' | 'convert' | 'done' {
+export function finish(state: Uint8Array, opts: ConvertOptions, place: Place = { partition: false }): 'resume' | 'convert' | 'done' {
   const dev = new MemoryStorage(state);
   const { fs, start } = slice(dev, place);
   const it = inspectDevice(fs);
   if (it.state === 'resumable') {
-    commitFromJournal(fs, it.journal, it.marker, undefined, place.partition ? dev : undefined);
+    commitFromJournal(fs, it.journal, it.marker, RESUMABLE_EXPORTERS, undefined, place.partition ? dev : undefined);
     return 'resume';
   }
   if (it.state !== 'none') throw new Error(`the state is ${it.state}: ${'why' in it ? it.why : ''}`);
@@ -234,7 +240,7 @@ export interface SweepResult {
  * every one), to bound the CI time.
  */
 export async function sweep(
-  img: string, opts: InPlaceOptions, so: StateOptions & { convertEvery: number; maxFailures?: number; e2fsckStates?: number }, place: Place = { partition: false },
+  img: string, opts: ConvertOptions, so: StateOptions & { convertEvery: number; maxFailures?: number; e2fsckStates?: number }, place: Place = { partition: false },
 ): Promise<SweepResult> {
   const original = new Uint8Array(readFileSync(img));
   const rec = new RecordingStorage(original.slice());

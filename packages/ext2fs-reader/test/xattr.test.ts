@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { Ext2Error } from '../src/errors.js';
 import {
-  aclFromDisk, decodeInodeXattrs, decodeXattrBlock, xattrEntryHash, XATTR_MAGIC, type Xattr,
+  aclFromDisk, decodeInodeXattrs, decodeXattrBlock, xattrEntryHash, XATTR_MAGIC,
 } from '../src/xattr.js';
+import type { Xattr } from '@fsconv/base';
 import { LSATTR_FLAGS, USER_FLAG_LETTERS, flagLetters, userFlagLetters } from '../src/inode-flags.js';
 
 const enc = new TextEncoder();

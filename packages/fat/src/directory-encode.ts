@@ -1,7 +1,7 @@
 import { ATTR, DIRENT_SIZE } from './constants.js';
 import { encodeLongNameSlots, encodeShortEntry, lfnChecksum, type ShortEntry } from './dirent.js';
 import { unixToFat } from './fat-time.js';
-import { type PlannedName } from './names.js';
+import { type PlannedName } from './directory-namer.js';
 import type { SourceNode } from '@fsconv/base';
 import { attributesOf, fatWriteTime, keptTime, type DirectoryLayout } from './directory-layout.js';
 

@@ -1,6 +1,6 @@
 import { ATTR, DIRENT_SIZE, RIGHTS_FILE_NAME } from './constants.js';
 import { unixToFat } from './fat-time.js';
-import { DirectoryNamer, slotsFor, type NameTarget, type PlannedName } from './names.js';
+import { DirectoryNamer, slotsFor, type NameTarget, type PlannedName } from './directory-namer.js';
 import { encodeRightsFile, type FatSnapshot, type RightsRecord } from './rights.js';
 import { type ConversionNotes, type SourceNode, type SourceTree, type Timestamp } from '@fsconv/base';
 

@@ -5,7 +5,7 @@ import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryByteSource, type ByteSource } from '@fsconv/ext2fs-reader';
+import { MemoryByteSource, type ByteSource } from '@fsconv/base';
 import { FAT_EOC, type FatBits } from '../src/constants.js';
 import { FatError } from '../src/errors.js';
 import { FatVolume, type FatTreeEntry } from '../src/fat-volume.js';

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_DIR_SLOTS, NT_LOWER_BASE, NT_LOWER_EXT, RIGHTS_FILE_NAME } from '../src/constants.js';
 import { decodeDirectory } from '../src/dirent.js';
-import {
-  DirectoryNamer, decodeSourceName, foldName, isValidShortName, shortNameToString, slotsFor,
-  type NamerOptions, type PlannedName,
-} from '../src/names.js';
+import { foldName } from '../src/case-fold.js';
+import { DirectoryNamer, slotsFor, type NamerOptions, type PlannedName } from '../src/directory-namer.js';
+import { isValidShortName, shortNameToString } from '../src/short-name.js';
+import { decodeSourceName } from '../src/source-name.js';
 
 const utf8 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
 /** The 11 short-name bytes as a latin1 string, e.g. 'README  TXT'. */

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
-  classifySector0, crc32, encodeGuid, formatGuid, isGuid, overlaySource, PartitionTableError, readExact, volumeBootSectorKind,
+  classifySector0, encodeGuid, formatGuid, isGuid, overlaySource, PartitionTableError, readExact, volumeBootSectorKind,
 } from '../src/index.js';
+import { crc32 } from '@fsconv/base';
 import { memorySource } from './helpers.js';
 
 describe('crc32', () => {

@@ -10,12 +10,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, linkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ext2Volume } from '@fsconv/ext2fs-reader';
-import { FatVolume } from '@fsconv/fat';
-import { MemoryStorage } from '@fsconv/device';
-import { validateFatStructure } from '../../../test/support/fat-validate.js';
-import { Ext2Source } from '../src/import-ext2.js';
-import { convertInPlace, planInPlace, type InPlaceOptions } from '../src/in-place/engine.js';
+import { Ext2Source, Ext2Volume } from '../packages/ext2fs-reader/src/index.js';
+import { FatVolume, fatInPlaceExporter, type FatInPlaceOptions } from '../packages/fat/src/index.js';
+import { MemoryStorage } from '../packages/device/src/index.js';
+import { convertInPlace, planInPlace } from '../packages/core/src/index.js';
+import { validateFatStructure } from './support/fat-validate.js';
 
 /** A device in memory that keeps where each write went, and its first bytes. */
 class RecordingStorage extends MemoryStorage {
@@ -91,15 +90,16 @@ describe('in-place layout invariants', () => {
       const original = image(name.replace(/\W+/g, '-'), blockSize, mib);
       const { free } = freeBlocks(original);
       const dev = new RecordingStorage(original.slice());
-      const options: InPlaceOptions = { target: 'vfat+rights', tz: 'UTC', ...opts };
+      const options: FatInPlaceOptions = { target: 'vfat+rights', tz: 'UTC', ...opts };
+      const exporter = fatInPlaceExporter(options);
       const src = new Ext2Source(Ext2Volume.open(dev));
-      const plan = planInPlace(src, options);
+      const plan = planInPlace(src, exporter);
       expect(plan.feasible, plan.summary).toBe(true);
-      const g = plan.geometry!;
+      const g = plan.geometry!.fat;
       const a = plan.accounting!;
       const cs = g.clusterSize;
       const dataStart = g.dataStartSector * g.bytesPerSector;
-      const result = convertInPlace(dev, src, plan, options);
+      const result = convertInPlace(dev, src, exporter, plan);
       // The commit point: the marker's write over the superblock's magic.
       const commit = dev.writes.findIndex((w) => w.offset === 1024 && MARKER.every((b, i) => w.head[i] === b));
       expect(commit).toBeGreaterThan(0);
@@ -119,17 +119,17 @@ describe('in-place layout invariants', () => {
         }
       }
       // The plan and the staging agree: new content plus the journal, the journal where planned.
-      const journal = new Set(Array.from({ length: a.journalClusters }, (_, i) => a.journalFirstCluster + i));
+      const journal = new Set(Array.from({ length: a.journalUnits }, (_, i) => a.journalFirstUnit + i));
       for (const c of journal) expect(clusters.has(c), `journal cluster ${c} not written`).toBe(true);
-      expect(clusters.size - journal.size).toBe(a.newClusters);
-      expect(a.missingClusters).toBe(0);
+      expect(clusters.size - journal.size).toBe(a.newUnits);
+      expect(a.missingUnits).toBe(0);
       // After the commit: the FAT allocates what the conversion used, and reads back.
       // Judged by fsck.fat (strictly), blkid and wipefs too, not only by our reader.
       const file = join(work, `${name.replace(/\W+/g, '-')}.fat`);
       writeFileSync(file, dev.bytes);
       validateFatStructure(file);
       const fat = FatVolume.open(dev);
-      expect(fat.clusterCount - fat.freeClusters()).toBe(result.clustersUsed);
+      expect(fat.clusterCount - fat.freeClusters()).toBe(result.unitsUsed);
       let entries = 0;
       fat.walk(() => entries++);
       expect(entries).toBeGreaterThan(45);
