@@ -369,6 +369,19 @@ describe.skipIf(!canMount)('xattrs and flags equal the kernel view', () => {
         expect(fatEntries.get(e.path)?.xattrs, `xattrs of ${e.path} on FAT`).toEqual(truth.xattrs.get(e.path));
         expect(fatEntries.get(e.path)?.flags, `flags of ${e.path} on FAT`).toBe(e.flags);
       }
+      // Rebuilt from FAT into a new FAT image (the FAT+rights importer, issue 12): they all come back again.
+      const rebuilt = join(dir, 'rebuilt.img');
+      const rb = await fsconv(['--from', 'vfat+rights', '--to', 'vfat+rights', converted, '--output', rebuilt, '-q', '--fat-bits', '32', '--size', '40M']);
+      expect(rb.status, rb.stderr).toBe(0);
+      validateFatStructure(rebuilt);
+      const rebuiltLs = await fsconv(['ls', '--json', '--strict', rebuilt]);
+      expect(rebuiltLs.status, rebuiltLs.stderr).toBe(0);
+      const rebuiltEntries = new Map(rebuiltLs.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as JsonEntry).map((e) => [e.path, e]));
+      for (const e of entries) {
+        expect(rebuiltEntries.get(e.path)?.xattrs, `xattrs of ${e.path} rebuilt`).toEqual(truth.xattrs.get(e.path));
+        expect(rebuiltEntries.get(e.path)?.flags, `flags of ${e.path} rebuilt`).toBe(e.flags);
+        expect(rebuiltEntries.get(e.path)?.mode, `mode of ${e.path} rebuilt`).toBe(e.mode);
+      }
       const lossy = await fsconv(['check', '--from', 'ext2', '--to', 'vfat', '--json', img]);
       expect(lossy.status, lossy.stderr).toBe(0);
       const losses = (JSON.parse(lossy.stdout) as { losses: Array<{ path: string; what: string }> }).losses;

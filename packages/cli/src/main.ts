@@ -136,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
 function convertOptions(y: any) {
   return y
     .positional('source', { type: 'string', demandOption: true, describe: 'ext2 device/image, or a directory with --from dir' })
-    .option('from', { choices: ['ext2', 'dir'], demandOption: true, describe: 'what SOURCE holds (dir: only with --output)' })
+    .option('from', { choices: ['ext2', 'dir', 'vfat+rights'], demandOption: true, describe: 'what SOURCE holds (dir and vfat+rights: only with --output)' })
     .option('to', { choices: ['vfat+rights', 'vfat', 'msdos'], default: 'vfat+rights', describe: 'FAT flavour to build' })
     .option('output', { alias: 'o', type: 'string', describe: 'write a new FAT image here instead of converting in place' })
     .option('size', { type: 'string', describe: 'with --output: size of the FAT filesystem (bytes or K/M/G/T; default: the source size; needed with --from dir)' })

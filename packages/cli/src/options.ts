@@ -287,7 +287,7 @@ export function parsePartition(value: unknown): number | undefined {
 // combinations
 
 export interface ModeOptions {
-  from: 'ext2' | 'dir';
+  from: 'ext2' | 'dir' | 'vfat+rights';
   output?: string | undefined;
   size?: unknown;
   partitionTable?: unknown;
@@ -309,6 +309,7 @@ export function checkMode(o: ModeOptions): void {
   const inPlace = o.output === undefined;
   if (inPlace) {
     if (o.from === 'dir') throw new OptionError('--from dir: only with --output OUT.img (a directory is converted into a new image, not in place)');
+    if (o.from === 'vfat+rights') throw new OptionError('--from vfat+rights: only with --output OUT.img (a FAT volume is rebuilt into a new image; in place it is not converted)');
     if (o.size !== undefined) throw new OptionError('--size: only with --output (a new image); in place the FAT takes the whole ext2 device');
     if (o.partitionTable !== undefined) throw new OptionError('--partition-table: only with --output (a new disk image); in place the device keeps its own layout');
     if (o.force === true) throw new OptionError('--force: only with --output (to replace an existing file or overwrite a block device); in place it changes nothing');

@@ -13,7 +13,7 @@ export class TargetRefusal extends Error {
 }
 
 /** What a command looks for on a disk: an ext2 to convert, anything to read, a conversion to resume. */
-export type TargetWant = 'ext2' | 'readable' | 'interrupted';
+export type TargetWant = 'ext2' | 'FAT' | 'readable' | 'interrupted';
 
 /** What a partition (or a whole device) holds, by its signatures (cheap: the first 2 KiB). */
 export type Holds = 'ext2' | 'FAT' | 'an interrupted conversion' | 'the extended partition' | 'nothing fsconv knows';
@@ -108,10 +108,11 @@ const describe = (l: PartitionListing): string => `${l.number} (${l.holds}, ${fo
 
 const WANTED: Record<TargetWant, ReadonlySet<Holds>> = {
   ext2: new Set<Holds>(['ext2', 'an interrupted conversion']),
+  FAT: new Set<Holds>(['FAT', 'an interrupted conversion']),
   readable: new Set<Holds>(['ext2', 'FAT', 'an interrupted conversion']),
   interrupted: new Set<Holds>(['an interrupted conversion']),
 };
-const WANT_TEXT: Record<TargetWant, string> = { ext2: 'ext2', readable: 'ext2 or FAT', interrupted: 'an interrupted conversion' };
+const WANT_TEXT: Record<TargetWant, string> = { ext2: 'ext2', FAT: 'FAT', readable: 'ext2 or FAT', interrupted: 'an interrupted conversion' };
 
 /**
  * The part of `device` a command works on: with `--partition N`, that partition of the disk's

@@ -3,11 +3,12 @@
  * that file (writing one writes the other), so two loop devices of one file are the same storage;
  * a loop device backed by a block device is that device; a partition lies inside its disk. Used
  * where two paths must not be the same storage (the new image over its own source). Loop devices'
- * backing files are identified by device and inode as in mounts.ts (sysfs.ts).
+ * backing files are identified by device and inode as in mount-uses.ts (loop-devices.ts).
  */
 import { realpathSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { DELETED, fileIdOf, listLoopDevices, majMinOf, normalizeMajMin, readSmall, type LoopDevice } from './sysfs.js';
+import { listLoopDevices, type LoopDevice } from './loop-devices.js';
+import { DELETED, fileIdOf, majMinOf, normalizeMajMin, readSmall } from './sysfs.js';
 
 const MAX_DEPTH = 8;
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Device, DeviceError } from '../src/device.js';
-import { openExclusive } from '../src/mounts.js';
+import { openExclusive } from '../src/exclusive-open.js';
 
 const PATH = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`;
 

@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeviceError } from '../src/device.js';
-import { describeMountUses, findMountUses, openExclusive, parseMountInfo, type MountUse } from '../src/mounts.js';
+import { openExclusive } from '../src/exclusive-open.js';
+import { parseMountInfo } from '../src/mount-table.js';
+import { describeMountUses, findMountUses, type MountUse } from '../src/mount-uses.js';
 
 // ------------------------------------------------------------------------------------------------
 // tools

@@ -8,7 +8,7 @@ import {
   BAD_BLOCKS_INO, DIRENT_TYPE, INODE_FLAGS, JOURNAL_INO, RESIZE_INO, ROOT_INO,
   decodeInode, type Inode,
 } from './inode.js';
-import { checkJournalSuperblock } from './journal.js';
+import { checkJournalSuperblock } from './jbd2-superblock.js';
 import { u32 } from '@fsconv/base';
 import { nameKey } from '@fsconv/base';
 import { CREATOR_OS_HURD } from './superblock.js';

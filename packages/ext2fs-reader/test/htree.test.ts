@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkHtree, dxHash, type HtreeDirectory } from '../src/htree.js';
+import { dxHash } from '../src/dx-hash.js';
+import { checkHtree, type HtreeDirectory } from '../src/htree.js';
 import { Ext2Error, corrupt } from '../src/errors.js';
 
 // ------------------------------------------------------------------------------------------------

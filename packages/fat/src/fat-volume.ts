@@ -263,7 +263,7 @@ export class FatVolume {
   readFile(firstCluster: number, size: number, where: string): Uint8Array {
     const out = new Uint8Array(this.checkSize(size, where));
     let pos = 0;
-    for (const [offset, length] of this.fileExtents(firstCluster, size, where)) {
+    for (const [offset, length] of this.fileRanges(firstCluster, size, where)) {
       this.read(out.subarray(pos, pos + length), offset);
       pos += length;
     }
@@ -273,7 +273,7 @@ export class FatVolume {
   /** Like readFile, in chunks of at most 1 MiB (for files too large to hold at once). */
   *streamFile(firstCluster: number, size: number, where: string): Generator<Uint8Array> {
     this.checkSize(size, where);
-    for (const [offset, length] of this.fileExtents(firstCluster, size, where)) {
+    for (const [offset, length] of this.fileRanges(firstCluster, size, where)) {
       for (let done = 0; done < length; done += STREAM_CHUNK) {
         const chunk = new Uint8Array(Math.min(STREAM_CHUNK, length - done));
         this.read(chunk, offset + done);
@@ -361,8 +361,8 @@ export class FatVolume {
     return size;
   }
 
-  /** Byte ranges [offset, length] holding the `size` bytes of the file starting at `firstCluster`. */
-  private fileExtents(firstCluster: number, size: number, where: string): Array<[number, number]> {
+  /** Byte ranges [offset, length] on the device holding the `size` bytes of the file starting at `firstCluster` (its chain checked). */
+  fileRanges(firstCluster: number, size: number, where: string): Array<[number, number]> {
     if (size === 0) return [];
     if (firstCluster === 0) throw fatCorrupt(`file of ${size} bytes has no clusters (start cluster 0)`, { path: where });
     const needed = Math.ceil(size / this.clusterSize);
@@ -387,6 +387,11 @@ export class FatVolume {
       left -= length;
     }
     return out;
+  }
+
+  /** Bytes at a device offset (within the volume's source). */
+  readAt(target: Uint8Array, position: number): void {
+    this.read(target, position);
   }
 
   private clusterOffset(cluster: number): number {

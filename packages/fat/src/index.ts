@@ -17,3 +17,4 @@ export * from './directory-encode.js';
 export * from './image-writer.js';
 export * from './rights-listing.js';
 export * from './in-place-exporter.js';
+export * from './rights-source.js';

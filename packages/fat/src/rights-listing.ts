@@ -1,4 +1,4 @@
-import { decodeName, fileTypeOfMode, joinPath, type UnixEntry } from '@fsconv/base';
+import { decodeName, fileTypeOfMode, joinPath, type FileType, type Timestamp, type UnixEntry, type Xattr } from '@fsconv/base';
 import { ATTR, RIGHTS_FILE_NAME } from './constants.js';
 import { type NamedEntry } from './dirent.js';
 import { fatToUnix, parseTimeZone } from './fat-time.js';
@@ -60,6 +60,68 @@ function changesSince(s: FatSnapshot, e: NamedEntry): { content: boolean; what: 
 const withReadOnly = (mode: number, ro: boolean): number => (ro ? mode & ~0o222 : mode | 0o200);
 
 const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
+const utf8 = new TextEncoder();
+const at = (sec: number): Timestamp => ({ sec, nsec: 0 });
+const later = (a: Timestamp, b: Timestamp): Timestamp => (b.sec > a.sec || (b.sec === a.sec && b.nsec > a.nsec) ? b : a);
+
+/**
+ * One entry of a FAT volume as its rights files and FAT agree on it (docs/rights-file.md §8):
+ * everything a Unix filesystem holds, at the precision the record has, and where FAT keeps it.
+ */
+export interface ReconciledEntry {
+  /** '/'-rooted original path, and the path as FAT shows it. */
+  path: string;
+  fatPath: string;
+  /** The original name's bytes (from the record), or the FAT name in UTF-8. */
+  name: Uint8Array;
+  /** The directory holding it (its first cluster, or 'root'), and its own first cluster and stored size. */
+  parentCluster: number | 'root';
+  cluster: number;
+  storedSize: number;
+  type: FileType;
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: Timestamp;
+  mtime: Timestamp;
+  ctime: Timestamp;
+  nlink: number;
+  /** Regular files: their size. */
+  size?: number;
+  target?: Uint8Array;
+  rdev?: [number, number];
+  xattrs?: Xattr[];
+  flags?: string;
+  /** Names of one intact hard-link group share it (the source's inode number); unique otherwise. */
+  ino: number;
+  /** Its place in the walk (depth first, in directory order): hard-link groups are visited last, out of it. */
+  seq: number;
+}
+
+/** What the root directory's own record says of it (its rights file's '.' record), when it has one. */
+export interface RootRecord {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: Timestamp;
+  mtime: Timestamp;
+  ctime: Timestamp;
+  xattrs?: Xattr[];
+  flags?: string;
+}
+
+/** A reconciled entry as a line of `fsconv ls --json`. */
+export function unixEntryOf(e: ReconciledEntry): UnixEntry {
+  return {
+    path: e.path, type: e.type, ...(e.size !== undefined && { size: e.size }), mode: e.mode, uid: e.uid, gid: e.gid,
+    atime: e.atime.sec, mtime: e.mtime.sec, ctime: e.ctime.sec, nlink: e.nlink,
+    ...(e.target !== undefined && { target: decodeName(e.target) }),
+    ...(e.rdev !== undefined && { rdev: e.rdev }),
+    ...(e.xattrs !== undefined && e.xattrs.length > 0 && { xattrs: Object.fromEntries(e.xattrs.map((x) => [x.name, base64(x.value)])) }),
+    ...(e.flags !== undefined && { flags: e.flags }),
+    ino: e.ino, fatPath: e.fatPath,
+  };
+}
 
 /**
  * Lists a FAT volume as Unix entries: original names and metadata from the rights file of each
@@ -72,6 +134,18 @@ const base64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.
  * its names was changed on FAT).
  */
 export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, options: FatListingOptions | string = {}): FatListingSummary {
+  return reconcileFatVolume(vol, (e) => visit(unixEntryOf(e)), options).summary;
+}
+
+/**
+ * The entries of a FAT volume, reconciled with their rights files (what listFatVolume lists, at
+ * full precision and with where FAT keeps each), in walk order with hard-link groups last; and
+ * the root's own record.
+ */
+export function reconcileFatVolume(
+  vol: FatVolume, visit: (e: ReconciledEntry) => void, options: FatListingOptions | string = {},
+): { summary: FatListingSummary; root: RootRecord | null } {
+  let root: RootRecord | null = null;
   const opts: FatListingOptions = typeof options === 'string' ? { tz: options } : options;
   const tzOffset = parseTimeZone(opts.tz ?? 'local');
   const summary: FatListingSummary = { entries: 0, withRights: 0, rightsFiles: 0, untrusted: 0 };
@@ -107,7 +181,10 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
       const where = joinPath(fatPath, name);
       try {
         if (e.short.size > MAX_RIGHTS_FILE_BYTES) throw new RightsFileError(`rights file: ${e.short.size} bytes, larger than any fsconv writes`);
-        for (const r of decodeRightsFile(vol.readFile(e.short.cluster, e.short.size, where))) if (r.fatName !== '.') info.rights.set(r.fatName, r);
+        for (const r of decodeRightsFile(vol.readFile(e.short.cluster, e.short.size, where))) {
+          if (r.fatName !== '.') info.rights.set(r.fatName, r);
+          else if (cluster === 'root') root = { mode: r.mode, uid: r.uid, gid: r.gid, atime: r.atime, mtime: r.mtime, ctime: r.ctime, ...(r.xattrs && { xattrs: r.xattrs }), ...(r.flags !== undefined && { flags: r.flags }) };
+        }
       } catch (err) {
         if (!(err instanceof RightsFileError)) throw err;
         warn(`${where}: damaged (${err.message}): the entries of ${fatPath} get FAT-native metadata`);
@@ -118,7 +195,7 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
   };
 
   /** FAT-native metadata (docs/rights-file.md §8.3). */
-  const native = (e: FatTreeEntry, path: string, fatPath: string, ino: number, subdirs: number): UnixEntry => {
+  const native = (e: FatTreeEntry, path: string, fatPath: string, ino: number, subdirs: number, seq: number): ReconciledEntry => {
     const s = e.entry.short;
     const mtime = fatToUnix(s.writeDate, s.writeTime, tzOffset(0)) ?? 0;
     const ctime = fatToUnix(s.createDate, s.createTime, tzOffset(0), s.createCentis) ?? mtime;
@@ -126,14 +203,15 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
     const ro = (s.attr & ATTR.readOnly) !== 0;
     const mode = e.isDirectory ? 0o40755 : ro ? 0o100444 : 0o100644;
     return {
-      path, type: e.isDirectory ? 'dir' : 'file', ...(!e.isDirectory && { size: s.size }), mode, uid: 0, gid: 0,
-      atime, mtime, ctime, nlink: e.isDirectory ? 2 + subdirs : 1, ino, fatPath,
+      path, fatPath, name: utf8.encode(e.name), parentCluster: e.parentCluster, cluster: s.cluster, storedSize: s.size,
+      type: e.isDirectory ? 'dir' : 'file', ...(!e.isDirectory && { size: s.size }), mode, uid: 0, gid: 0,
+      atime: at(atime), mtime: at(mtime), ctime: at(ctime), nlink: e.isDirectory ? 2 + subdirs : 1, ino, seq,
     };
   };
 
   // Hard-link groups: names are held back until the whole volume is read, with whether each is
   // still what was converted (a changed name leaves its group).
-  const groups = new Map<number, Array<{ entry: UnixEntry; intact: boolean }>>();
+  const groups = new Map<number, Array<{ entry: ReconciledEntry; intact: boolean }>>();
 
   loadDir('root', '/', '/');
   // FAT has no inode numbers: names of one hard-link group share its number (an ext2 inode
@@ -158,7 +236,7 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
     summary.entries++;
     const ino = nextIno++;
     if (!record) {
-      visit(native(e, path, fatPath, ino, sub?.subdirectories ?? 0));
+      visit(native(e, path, fatPath, ino, sub?.subdirectories ?? 0, ino));
       return;
     }
     summary.withRights++;
@@ -167,15 +245,15 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
     const change = record.fat ? changesSince(record.fat, e.entry) : { content: false, what: [] as string[] };
     let type = fileTypeOfMode(record.mode) ?? record.type;
     let mode = record.mode;
-    let mtime = record.mtime.sec;
-    let ctime = record.ctime.sec;
-    let atime = record.atime.sec;
+    let mtime = record.mtime;
+    let ctime = record.ctime;
+    let atime = record.atime;
     let xattrs = record.xattrs;
     let target = record.target;
     let rdev = record.rdev;
     const kept: string[] = [];
     if (change.what.length > 0) {
-      const fatMtime = fatToUnix(s.writeDate, s.writeTime, tzOffset(0)) ?? mtime;
+      const fatMtime = fatToUnix(s.writeDate, s.writeTime, tzOffset(0));
       if (change.content) {
         if (type !== 'file' && type !== 'dir') {
           // What was a symlink, device, FIFO or socket is an ordinary file now.
@@ -189,11 +267,13 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
           mode &= ~0o6000;
           xattrs = xattrs?.filter((x) => x.name !== 'security.capability');
         }
-        mtime = fatMtime;
-        ctime = Math.max(ctime, fatMtime);
+        if (fatMtime !== null) {
+          mtime = at(fatMtime);
+          ctime = later(ctime, mtime);
+        }
       }
       const accessed = fatToUnix(s.accessDate, 0, tzOffset(0));
-      if (accessed !== null && accessed > atime) atime = accessed;
+      if (accessed !== null && accessed > atime.sec) atime = at(accessed);
       // (Windows gives folders the read-only bit for its own purposes: only files follow it.)
       if (type !== 'dir') mode = withReadOnly(mode, ro);
       kept.push('owner', 'permissions');
@@ -203,14 +283,15 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
       warn(`${path}: changed on FAT since its conversion (${change.what.join(', ')}): FAT's type, size${change.content ? ', mtime' : ''} and read-only attribute used, ` +
         `its record kept for ${kept.join(', ')}`);
     }
-    const entry: UnixEntry = {
-      path, type, ...(type === 'file' && { size: s.size }), mode, uid: record.uid, gid: record.gid,
+    const entry: ReconciledEntry = {
+      path, fatPath, name: record.originalName, parentCluster: e.parentCluster, cluster: s.cluster, storedSize: s.size,
+      type, ...(type === 'file' && { size: s.size }), mode, uid: record.uid, gid: record.gid,
       atime, mtime, ctime, nlink: record.nlink,
-      ...(target !== undefined && type === 'symlink' && { target: decodeName(target) }),
+      ...(target !== undefined && type === 'symlink' && { target }),
       ...(rdev !== undefined && { rdev }),
-      ...(xattrs !== undefined && xattrs.length > 0 && { xattrs: Object.fromEntries(xattrs.map((x) => [x.name, base64(x.value)])) }),
+      ...(xattrs !== undefined && xattrs.length > 0 && { xattrs }),
       ...(record.flags !== undefined && { flags: record.flags }),
-      ino, fatPath,
+      ino, seq: ino,
     };
     if (record.linkGroup !== undefined && type !== 'dir') {
       const list = groups.get(record.linkGroup) ?? [];
@@ -245,5 +326,5 @@ export function listFatVolume(vol: FatVolume, visit: (e: UnixEntry) => void, opt
       visit(m.entry);
     }
   }
-  return summary;
+  return { summary, root };
 }

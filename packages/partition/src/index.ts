@@ -2,7 +2,7 @@ export * from './errors.js';
 export * from './byte-source.js';
 export * from './model.js';
 export { formatGuid, encodeGuid, isGuid, ZERO_GUID } from './guid.js';
-export { volumeBootSectorKind } from './boot-sector.js';
+export { volumeBootSectorKind } from './filesystem-probe.js';
 export {
   classifySector0, decodeMbr, mbrEntries, EXTENDED_TYPES, PROTECTIVE_TYPE, MAX_EBRS, MBR_SECTOR_SIZE,
   type MbrEntry, type Sector0,

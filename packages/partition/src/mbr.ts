@@ -1,6 +1,6 @@
 import { u32 } from '@fsconv/base';
 import { hex } from './bytes.js';
-import { volumeBootSectorKind } from './boot-sector.js';
+import { volumeBootSectorKind } from './filesystem-probe.js';
 import { readExact, type PartitionSource } from './byte-source.js';
 import { PartitionTableError } from './errors.js';
 import type { Partition, PartitionTable } from './model.js';

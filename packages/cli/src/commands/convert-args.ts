@@ -11,7 +11,8 @@ export class ConvertRefusal extends Error {
 }
 
 export interface ConvertArgs {
-  from: 'ext2' | 'dir';
+  /** What SOURCE holds: an ext2, a directory, or a FAT volume with its rights files. */
+  from: 'ext2' | 'dir' | 'vfat+rights';
   to: FatTarget;
   source: string;
   output?: string;

@@ -10,7 +10,7 @@ import type { SourceTree } from '@fsconv/base';
 import { Ext2Source, Ext2Volume } from '@fsconv/ext2fs-reader';
 import { DirectorySource } from '@fsconv/core';
 import {
-  PARTITION_OFFSET, measureForFat, planFat, writeFatImage, type FatBuildOptions, type FatMeasure, type FatTarget, type Geometry,
+  FatError, FatRightsSource, FatVolume, PARTITION_OFFSET, measureForFat, planFat, writeFatImage, type FatBuildOptions, type FatMeasure, type FatTarget, type Geometry,
 } from '@fsconv/fat';
 import { formatBytes, formatNotes } from '../format.js';
 import { ProgressBar } from '../progress.js';
@@ -50,6 +50,22 @@ export function convertCommand(args: ConvertArgs, out: (s: string) => void): num
     const volume = Ext2Volume.open(source.storage);
     tree = new Ext2Source(volume, (phase, done, total) => bar.update(`check ${phase}`, done, total));
     defaultSize = volume.sb.blocksCount * volume.sb.blockSize;
+  } else if (args.from === 'vfat+rights') {
+    // A FAT volume rebuilt (another FAT type, cluster size or size), keeping what its rights files hold.
+    device = Device.open(args.source);
+    const source = resolveTarget(args.source, device, device, 'FAT', args.partition,
+      (l) => { if (!args.quiet) process.stderr.write(`${l}\n`); }, { kernel: kernelView() });
+    refuseIfInterrupted(source.name, source.storage, source.command);
+    let volume: FatVolume;
+    try {
+      volume = FatVolume.open(source.storage);
+    } catch (e) {
+      if (e instanceof FatError && e.code === 'not-fat') throw new ConvertRefusal(`${source.name} holds no FAT volume (${e.message}): --from vfat+rights reads FAT, such as a volume fsconv converted`);
+      throw e;
+    }
+    // Every record no longer trusted is said (as ls says it): the rebuild keeps FAT's word there.
+    tree = new FatRightsSource(volume, { tz: args.tz, warn: (line) => process.stderr.write(`${line}\n`) });
+    defaultSize = volume.boot.totalSectors * volume.boot.bytesPerSector;
   } else {
     tree = new DirectorySource(args.source);
   }
@@ -126,7 +142,7 @@ function formatReport(r: { feasible: boolean; plan: string; files: number; direc
  * loop devices of one file, a disk and its partition (storageOverlap); nor lie inside a source
  * directory (it would change the tree being converted).
  */
-function refuseOutputOverSource(source: string, output: string, from: 'ext2' | 'dir'): void {
+function refuseOutputOverSource(source: string, output: string, from: ConvertArgs['from']): void {
   let src: Stats;
   try {
     src = statSync(source);

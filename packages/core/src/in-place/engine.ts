@@ -333,7 +333,9 @@ export function commitFromJournal(
   if (program.final.offset !== FINAL_MARKER_OFFSET || program.final.bytes.length < MARKER_SIZE) {
     throw new Error(`the exporter's final write (${program.final.bytes.length} bytes at ${program.final.offset}) does not replace the marker's last copy (internal)`);
   }
-  const markerBytes = encodeMarker(marker);
+  // The copies at 1024 and 0 are of this version whatever marker led here: a version-1 marker (the
+  // first fsconv's, at 512) would be refused in those places, and the commit overwrites the one at 512.
+  const markerBytes = encodeMarker({ ...marker, version: JOURNAL_VERSION });
   // a. The commit point: one sector over the source's signature; from here on it is not the source.
   //    (A resumed commit writes it again: harmless, and it keeps the sequence one and the same.)
   dev.writeAt(markerBytes, COMMIT_MARKER_OFFSET);

@@ -233,8 +233,9 @@ export const JOURNAL_HEAD_READ = HEAD_LIMIT + 4096;
 function readName(r: Reader): string {
   const n = r.u8();
   if (n === 0 || n > EXPORTER_NAME_LIMIT) throw new JournalError(`the in-place journal's exporter name is ${n} bytes (damaged)`);
+  const name = r.raw(n);
   try {
-    return fromUtf8.decode(r.raw(n));
+    return fromUtf8.decode(name);
   } catch {
     throw new JournalError('the in-place journal\'s exporter name is not text (damaged)');
   }

@@ -1,3 +1,8 @@
+/**
+ * The jbd2 journal superblock of an ext3/ext4 journal inode: checked so that a journal needing
+ * recovery, or one with features we do not know, is refused. (Not fsconv's own conversion
+ * journal, which is @fsconv/core's in-place/journal.ts.)
+ */
 import { Ext2Error, corrupt, unsupported, type Ext2Location } from './errors.js';
 
 /** jbd2 journal superblock (all fields big-endian). */

@@ -1,3 +1,7 @@
+/**
+ * Probing sector 0 for a filesystem: whether it is the boot sector of a volume (FAT, NTFS, exFAT)
+ * rather than an MBR. Decoding a FAT boot sector is @fsconv/fat's boot-sector.ts.
+ */
 import { u16 } from '@fsconv/base';
 
 /**

@@ -4,15 +4,14 @@
  * device), through a partition of such a loop device, or through a device stacked on top of it
  * (device-mapper, RAID). The kernel objects are read from /proc/self/mountinfo, /proc/swaps and
  * sysfs; loop devices' backing files are identified by device and inode (from `losetup`, which
- * asks the kernel, or else by stat of the path in sysfs), never by name alone.
+ * asks the kernel, or else by stat of the path in sysfs), never by name alone. The uses found are
+ * said in one line by `describeMountUses`, whose wording follows the `via` texts written here.
  */
-import { closeSync, constants, fstatSync, openSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
+import { realpathSync, statSync, type BigIntStats } from 'node:fs';
 import { DeviceError } from './device.js';
-import { lockForWriting } from './lock.js';
-import {
-  DELETED, fileIdOf, listDir, listLoopDevices, majMinOf, normalizeMajMin, readBounded, readSmall, sameFile, statBig,
-  type FileId, type LoopDevice,
-} from './sysfs.js';
+import { listLoopDevices, type LoopDevice } from './loop-devices.js';
+import { parseMountInfo, readSwaps, type MountInfoEntry, type SwapEntry } from './mount-table.js';
+import { DELETED, fileIdOf, listDir, majMinOf, normalizeMajMin, readBounded, readSmall, sameFile, statBig } from './sysfs.js';
 
 /** How `path` is in use: mounted (possibly through other devices), swap, or held by a loop device that is not mounted. */
 export type MountUseKind = 'mounted' | 'swap' | 'attached';
@@ -25,20 +24,6 @@ export interface MountUse {
   /** 'mounted directly', 'through loop device /dev/loop3', 'attached to loop device /dev/loop3, not mounted', … */
   via: string;
   kind: MountUseKind;
-}
-
-/** One line of /proc/self/mountinfo, with octal escapes decoded. */
-export interface MountInfoEntry {
-  id: number;
-  parentId: number;
-  /** Field 3, "major:minor" of the mounted filesystem's st_dev. */
-  majMin: string;
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  source: string;
-  /** The source as raw bytes (paths need not be UTF-8). */
-  sourceBytes: Buffer;
 }
 
 /** Where the kernel objects are read from; tests point these at synthetic trees. */
@@ -57,63 +42,7 @@ const MOUNTINFO_LIMIT = 16 * 1024 * 1024;
 const MAX_DEPTH = 8;
 const MAX_NODES = 1024;
 
-// ------------------------------------------------------------------------------------------------
-// mountinfo
-
-/** Decodes the kernel's `\ooo` escapes (space, tab, newline, backslash) into raw bytes. */
-export function decodeOctalEscapes(field: string): Buffer {
-  const raw = Buffer.from(field, 'latin1');
-  const out = Buffer.alloc(raw.length);
-  let n = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i]!;
-    if (c === 0x5c && isOctal(raw[i + 1]) && isOctal(raw[i + 2]) && isOctal(raw[i + 3])) {
-      out[n++] = ((raw[i + 1]! - 0x30) * 64 + (raw[i + 2]! - 0x30) * 8 + (raw[i + 3]! - 0x30)) & 0xff;
-      i += 3;
-    } else {
-      out[n++] = c;
-    }
-  }
-  return out.subarray(0, n);
-}
-
-function isOctal(c: number | undefined): boolean {
-  return c !== undefined && c >= 0x30 && c <= 0x37;
-}
-
-/**
- * Parses /proc/<pid>/mountinfo: `id parent major:minor root mountpoint options [optional…] -
- * fstype source superoptions`, fields separated by single spaces, with octal escapes in paths.
- * Lines that do not have this shape are skipped.
- */
-export function parseMountInfo(data: Buffer | string): MountInfoEntry[] {
-  const text = typeof data === 'string' ? Buffer.from(data, 'utf8').toString('latin1') : data.toString('latin1');
-  const entries: MountInfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const f = line.split(' ');
-    if (f.length < 9) continue;
-    const id = Number(f[0]);
-    const parentId = Number(f[1]);
-    const majMin = normalizeMajMin(f[2]);
-    if (!Number.isSafeInteger(id) || !Number.isSafeInteger(parentId) || majMin === undefined) continue;
-    const sep = f.indexOf('-', 6);
-    if (sep < 0 || sep + 2 >= f.length) continue;
-    const sourceBytes = decodeOctalEscapes(f[sep + 2]!);
-    entries.push({
-      id,
-      parentId,
-      majMin,
-      root: decodeOctalEscapes(f[3]!).toString('utf8'),
-      mountPoint: decodeOctalEscapes(f[4]!).toString('utf8'),
-      fsType: decodeOctalEscapes(f[sep + 1]!).toString('utf8'),
-      source: sourceBytes.toString('utf8'),
-      sourceBytes,
-    });
-  }
-  return entries;
-}
-
+/** The mount table, read whole (bounded); a table that cannot be read is a refusal naming `target`. */
 function readMountInfo(path: string, target: string): MountInfoEntry[] {
   let read: { data: Buffer; truncated: boolean };
   try {
@@ -125,33 +54,6 @@ function readMountInfo(path: string, target: string): MountInfoEntry[] {
     throw new DeviceError(`cannot check whether ${show(target)} is mounted: ${path} is larger than ${MOUNTINFO_LIMIT} bytes`);
   }
   return parseMountInfo(read.data);
-}
-
-// ------------------------------------------------------------------------------------------------
-// swaps
-
-interface SwapEntry {
-  name: string;
-  rdev?: string;
-  file?: FileId;
-}
-
-function readSwaps(path: string): SwapEntry[] {
-  const text = readSmall(path);
-  if (text === undefined) return [];
-  const out: SwapEntry[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const field = line.split(/[ \t]+/)[0];
-    if (!field) continue;
-    const bytes = decodeOctalEscapes(Buffer.from(field, 'utf8').toString('latin1'));
-    const name = bytes.toString('utf8');
-    if (name.endsWith(DELETED)) continue;
-    const st = statBig(bytes);
-    if (!st) continue;
-    if (st.isBlockDevice()) out.push({ name, rdev: majMinOf(st.rdev) });
-    else out.push({ name, file: fileIdOf(st) });
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -353,75 +255,6 @@ function safeRealpath(path: string): string | undefined {
     return realpathSync(path);
   } catch {
     return undefined;
-  }
-}
-
-// ------------------------------------------------------------------------------------------------
-// exclusive open
-
-/**
- * Opens `path` for reading and writing. A block device is opened with O_EXCL, so the kernel
- * refuses it (EBUSY) while it is mounted or held by another exclusive user (a mount, swap,
- * device-mapper, RAID, another O_EXCL opener, or a mounted partition of it), in any mount namespace;
- * while the fd stays open, the device cannot be mounted either. Both also get the locks of lock.ts
- * (flock, and for a regular file an OFD write lock), refused when another program holds them.
- * Throws a DeviceError with a one-line message naming the device.
- */
-export function openExclusive(path: string): number {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let st;
-    try {
-      st = statSync(path);
-    } catch (e) {
-      throw openError(path, e);
-    }
-    const block = st.isBlockDevice();
-    if (!block && !st.isFile()) throw new DeviceError(`${path} is neither a regular file nor a block device`);
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDWR | (block ? constants.O_EXCL : 0));
-    } catch (e) {
-      throw openError(path, e);
-    }
-    let opened;
-    try {
-      opened = fstatSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      throw openError(path, e);
-    }
-    if (opened.isBlockDevice() === block && (block || opened.isFile())) {
-      try {
-        lockForWriting(fd, path, block, { retryMs: block ? 3000 : 0 });
-      } catch (e) {
-        closeSync(fd);
-        throw e;
-      }
-      return fd;
-    }
-    // The path was replaced between stat and open: look again.
-    closeSync(fd);
-  }
-  throw new DeviceError(`cannot open ${path}: it keeps changing between a regular file and a device`);
-}
-
-function openError(path: string, e: unknown): DeviceError {
-  const err = e as NodeJS.ErrnoException;
-  switch (err.code) {
-    case 'EBUSY':
-      return new DeviceError(`${path} is in use (mounted, used as swap, or held by another program or device): unmount or release it first`);
-    case 'ENOENT':
-      return new DeviceError(`cannot open ${path}: no such file or device`);
-    case 'EACCES':
-    case 'EPERM':
-      return new DeviceError(`cannot open ${path} for writing: permission denied`);
-    case 'EROFS':
-      return new DeviceError(`cannot open ${path} for writing: it is read-only`);
-    case 'ENXIO':
-    case 'ENODEV':
-      return new DeviceError(`cannot open ${path}: no such device (is the medium present?)`);
-    default:
-      return new DeviceError(`cannot open ${path}: ${err.message}`);
   }
 }
 
