@@ -58,6 +58,13 @@ export function planInPlace<G extends TargetGeometry, M extends ExportMeasure<G>
   const entryOf = (c: { key: Readonly<Record<string, number>> }) =>
     candidates.find((e) => Object.entries(c.key).every(([k, v]) => e.key[k] === v))!;
   const base = { measure, candidates, fsBytes, fingerprint, exporter: exporter.name };
+  // The commit point writes the marker over the sector at COMMIT_MARKER_OFFSET: the source's first
+  // signature must lie there, or the device would still look like the source after it.
+  const commitSignature = src.signatures[0];
+  if (commitSignature === undefined || commitSignature.offset < COMMIT_MARKER_OFFSET ||
+    commitSignature.offset + commitSignature.length > COMMIT_MARKER_OFFSET + MARKER_SIZE) {
+    throw new Error(`the ${src.kind} importer's signature (${commitSignature?.what ?? 'none'}) does not lie in the sector the commit point overwrites (internal)`);
+  }
   const signatureEnd = Math.max(MARKER_REGION_END, ...src.signatures.map((s) => s.offset + s.length));
   let best: { missing: number; summary: string } | null = null;
   for (const cand of measure.tryOrder.slice(0, 6)) {

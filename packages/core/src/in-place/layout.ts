@@ -30,7 +30,7 @@ class UnitPool {
   isFree(c: number): boolean {
     return this.free.get(c);
   }
-  /** `n` clusters, lowest first, as runs; null when the pool cannot give them (nothing taken then). */
+  /** `n` units, lowest first, as runs; null when the pool cannot give them (nothing taken then). */
   take(n: number): Array<[number, number]> | null {
     if (n > this.available) return null;
     const out: Array<[number, number]> = [];
@@ -73,7 +73,7 @@ class UnitPool {
   }
 }
 
-/** What the in-place layout adds up to (the check's accounting). Units are the target's (FAT clusters). */
+/** What the in-place layout adds up to (the check's accounting). Units are the target's allocation units. */
 export interface InPlaceAccounting {
   /** Units free in the source outside the target's front region: where new content can go. */
   poolUnits: number;
@@ -90,7 +90,7 @@ export interface InPlaceAccounting {
   bytesDirectories: number;
   /** The exporter's own files (rights files). */
   bytesOwnFiles: number;
-  /** Content the exporter chose to store as bytes (symlink targets on FAT). */
+  /** Content the exporter chose to store as bytes (such as symlink targets). */
   bytesStoredAsBytes: number;
   /** The journal (in free units at the end; left there afterwards as free space). */
   journalUnits: number;
