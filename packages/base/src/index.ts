@@ -7,3 +7,4 @@ export * from './crc32.js';
 export * from './le.js';
 export * from './model.js';
 export * from './in-place.js';
+export * from './journal-codec.js';

@@ -1,4 +1,4 @@
-import { decodeName, fileTypeOfMode, joinPath, type FileType, type Timestamp, type UnixEntry, type Xattr } from '@fsconv/base';
+import { decodeName, fileTypeOfMode, joinPath, type SourceNode, type Timestamp, type UnixEntry } from '@fsconv/base';
 import { ATTR, RIGHTS_FILE_NAME } from './constants.js';
 import { type NamedEntry } from './dirent.js';
 import { fatToUnix, parseTimeZone } from './fat-time.js';
@@ -68,30 +68,16 @@ const later = (a: Timestamp, b: Timestamp): Timestamp => (b.sec > a.sec || (b.se
  * One entry of a FAT volume as its rights files and FAT agree on it (docs/rights-file.md §8):
  * everything a Unix filesystem holds, at the precision the record has, and where FAT keeps it.
  */
-export interface ReconciledEntry {
-  /** '/'-rooted original path, and the path as FAT shows it. */
-  path: string;
+export interface ReconciledEntry
+  extends Pick<SourceNode, 'path' | 'name' | 'type' | 'mode' | 'uid' | 'gid' | 'atime' | 'mtime' | 'ctime' | 'nlink' | 'target' | 'rdev' | 'xattrs' | 'flags'> {
+  /** The path as FAT shows it ('/'-rooted); `path` is the original one and `name` the original name's bytes (or the FAT name in UTF-8). */
   fatPath: string;
-  /** The original name's bytes (from the record), or the FAT name in UTF-8. */
-  name: Uint8Array;
   /** The directory holding it (its first cluster, or 'root'), and its own first cluster and stored size. */
   parentCluster: number | 'root';
   cluster: number;
   storedSize: number;
-  type: FileType;
-  mode: number;
-  uid: number;
-  gid: number;
-  atime: Timestamp;
-  mtime: Timestamp;
-  ctime: Timestamp;
-  nlink: number;
   /** Regular files: their size. */
   size?: number;
-  target?: Uint8Array;
-  rdev?: [number, number];
-  xattrs?: Xattr[];
-  flags?: string;
   /** Names of one intact hard-link group share it (the source's inode number); unique otherwise. */
   ino: number;
   /** Its place in the walk (depth first, in directory order): hard-link groups are visited last, out of it. */
@@ -99,16 +85,7 @@ export interface ReconciledEntry {
 }
 
 /** What the root directory's own record says of it (its rights file's '.' record), when it has one. */
-export interface RootRecord {
-  mode: number;
-  uid: number;
-  gid: number;
-  atime: Timestamp;
-  mtime: Timestamp;
-  ctime: Timestamp;
-  xattrs?: Xattr[];
-  flags?: string;
-}
+export type RootRecord = Pick<ReconciledEntry, 'mode' | 'uid' | 'gid' | 'atime' | 'mtime' | 'ctime' | 'xattrs' | 'flags'>;
 
 /** A reconciled entry as a line of `fsconv ls --json`. */
 export function unixEntryOf(e: ReconciledEntry): UnixEntry {
