@@ -135,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function convertOptions(y: any) {
   return y
-    .positional('source', { type: 'string', demandOption: true, describe: 'ext2 device/image, or a directory with --from dir' })
+    .positional('source', { type: 'string', demandOption: true, describe: 'ext2 device/image; a directory with --from dir; a FAT device/image with --from vfat+rights' })
     .option('from', { choices: ['ext2', 'dir', 'vfat+rights'], demandOption: true, describe: 'what SOURCE holds (dir and vfat+rights: only with --output)' })
     .option('to', { choices: ['vfat+rights', 'vfat', 'msdos'], default: 'vfat+rights', describe: 'FAT flavour to build' })
     .option('output', { alias: 'o', type: 'string', describe: 'write a new FAT image here instead of converting in place' })
@@ -144,8 +144,8 @@ function convertOptions(y: any) {
     .option('cluster-size', { type: 'string', describe: 'force the cluster size: a power of two from 512 to 65536 bytes, as 4096 or 4K (65536 only this way)' })
     .option('keep-partition-type', { type: 'boolean', default: false, describe: 'in place in a partition: leave its type in the partition table (by default it becomes a FAT type)' })
     .option('root-entries', { type: 'number', describe: 'FAT12/16: entries of the fixed root directory (16..65520, rounded up to whole sectors; default 512, as mkfs.fat)' })
-    .option('label', { type: 'string', describe: "volume label: up to 11 of A-Z 0-9 space ! # $ % & ' ( ) - @ ^ _ ` { } ~, lower case stored upper case (with a note), '' for none; anything else is refused (default: the ext2 volume name)" })
-    .option('volume-id', { type: 'string', describe: 'volume serial number: 8 hex digits, as 1234ABCD or 1234-ABCD (default: from the ext2 UUID)' })
+    .option('label', { type: 'string', describe: "volume label: up to 11 of A-Z 0-9 space ! # $ % & ' ( ) - @ ^ _ ` { } ~, lower case stored upper case (with a note), '' for none; anything else is refused (default: the source's volume name)" })
+    .option('volume-id', { type: 'string', describe: 'volume serial number: 8 hex digits, as 1234ABCD or 1234-ABCD (default: from the source: the ext2 UUID, the FAT volume ID)' })
     .option('codepage', { type: 'string', default: 'cp437', describe: 'OEM code page of short names: a single-byte DOS one (cp437, cp850, cp852, cp866, …; also 850)' })
     .option('source-charset', { type: 'string', default: 'utf-8', describe: 'how source names are encoded: utf-8 or another charset that keeps ASCII as is (latin1, cp1252, shift_jis, gbk, …)' })
     .option('tz', { type: 'string', default: 'local', describe: 'time zone of FAT times: local, UTC, an IANA zone (Europe/Paris) or ±HH:MM within ±14:00' })
@@ -161,7 +161,7 @@ function convertOptions(y: any) {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function convertArgs(a: any, dryRun: boolean): { args: ConvertArgs; note: string | null } {
-  const from = a.from as 'ext2' | 'dir';
+  const from = a.from as ConvertArgs['from'];
   const output = a.output as string | undefined;
   checkMode({
     from, output, size: a.size, partitionTable: a.partitionTable, force: a.force, yes: a.yes,
