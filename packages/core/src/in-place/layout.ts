@@ -139,14 +139,14 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
   const lastUnit = firstUnit + unitCount - 1;
 
   const used = src.usedBlocks();
-  const blockUsed = (b: number): boolean => b >= src.blockCount || used.get(b);
+  // A bad block is never written, whether or not the source marks it used.
+  const badBlocks = new Set(src.badBlocks);
+  const blockUsed = (b: number): boolean => b >= src.blockCount || used.get(b) || badBlocks.has(b);
+  /** Whether every block the unit touches is free (a grid off the block boundaries touches one more). */
   const unitBlocksFree = (c: number): boolean => {
     const start = unitPos(c);
-    if (cs >= bs) {
-      for (let b = start / bs; b < (start + cs) / bs; b++) if (blockUsed(b)) return false;
-      return true;
-    }
-    return !blockUsed(Math.floor(start / bs));
+    for (let b = Math.floor(start / bs); b * bs < start + cs; b++) if (blockUsed(b)) return false;
+    return true;
   };
   const pool = new UnitPool(firstUnit, unitCount, unitBlocksFree);
   const acc: InPlaceAccounting = {
@@ -167,9 +167,9 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     };
   }
   for (const bad of src.badBlocks) {
-    const first = unitOfByte(bad * bs);
-    const count = Math.max(1, bs / cs);
-    for (let c = first; c < first + count && c <= lastUnit; c++) {
+    // Every unit the block touches.
+    const last = unitOfByte((bad + 1) * bs - 1);
+    for (let c = Math.max(firstUnit, unitOfByte(bad * bs)); c <= last && c <= lastUnit; c++) {
       if (!claimed.testAndSet(c)) {
         runs.push({ start: c, length: 1, next: 0, bad: true });
         acc.badUnits++;
@@ -205,7 +205,9 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     acc.newUnits += n;
     const got = pool.take(n);
     if (got === null) {
-      acc.missingUnits += n;
+      // What the pool still holds goes to this content too: what is missing is the shortfall.
+      acc.missingUnits += n - pool.available;
+      pool.take(pool.available);
       return [];
     }
     for (const [s, l] of got) addSeg(segs, s, l);
@@ -262,7 +264,7 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
       }
       const m = bs / cs;
       const p = physOf(Math.floor(j / m));
-      if (p === 0 || p * bs < dataStart) return 0;
+      if (p === 0 || p * bs < dataStart || (p * bs - dataStart) % cs !== 0) return 0;
       const c = unitOfByte(p * bs) + (j % m);
       return c <= lastUnit && !claimed.get(c) ? c : 0;
     };
