@@ -106,9 +106,9 @@ const cases: LyingCase[] = [
     message: /block \d+: is in use but marked free in the block bitmap/,
   },
   {
-    name: 'an unsupported feature (extents)',
-    corrupt: (img) => debugfsWrite(img, 'feature extents'),
-    message: /features not supported: extents/,
+    name: 'an unsupported feature (flex_bg)',
+    corrupt: (img) => debugfsWrite(img, 'feature flex_bg'),
+    message: /features not supported: flex_bg/,
   },
   {
     name: 'an image truncated to half its size',

@@ -1,8 +1,9 @@
-import { S_IFMT, S_IFREG, fileTypeOfMode, type FileType } from '@fsconv/base';
+import { S_IFDIR, S_IFMT, S_IFREG, fileTypeOfMode, type FileType } from '@fsconv/base';
 import { Bitmap, bitIsSet } from '@fsconv/base';
 import { walkBlockMap, maxMappableBlocks } from './block-map.js';
+import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
 import { Ext2Error, corrupt, unsupported, type Ext2Location } from './errors.js';
-import { COMPAT, RO_COMPAT } from './features.js';
+import { COMPAT, INCOMPAT, RO_COMPAT } from './features.js';
 import { checkHtree } from './htree.js';
 import {
   BAD_BLOCKS_INO, DIRENT_TYPE, INODE_FLAGS, JOURNAL_INO, RESIZE_INO, ROOT_INO,
@@ -131,6 +132,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const hasEa = (sb.compat & COMPAT.ext_attr) !== 0;
   const hasJournal = (sb.compat & COMPAT.has_journal) !== 0;
   const largeFile = (sb.roCompat & RO_COMPAT.large_file) !== 0;
+  const hasExtents = (sb.incompat & INCOMPAT.extents) !== 0;
   const linuxOs = sb.creatorOs === 0;
   const sectorsPerBlock = bs / 512;
   const summary: Ext2Summary = {
@@ -343,8 +345,13 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       throw corrupt('has the imagic flag on a filesystem without imagic_inodes', where);
     }
     if (type !== 'file' && inode.sizeHigh !== 0) throw corrupt(`has i_size_high ${inode.sizeHigh} but is not a regular file`, where);
-    if (type === 'file' && inode.size > maxMappableBlocks(bs) * bs) {
+    const extentMapped = vol.usesExtents(inode);
+    if (extentMapped && type !== 'file' && type !== 'dir' && type !== 'symlink') throw corrupt(`is a ${type} with the extents flag`, where);
+    if (type === 'file' && !extentMapped && inode.size > maxMappableBlocks(bs) * bs) {
       throw corrupt(`i_size ${inode.size} is larger than a block-mapped file can be with ${bs}-byte blocks`, where);
+    }
+    if (type === 'file' && extentMapped && inode.size > MAX_EXTENT_LOGICAL * bs) {
+      throw corrupt(`i_size ${inode.size} is larger than an extent-mapped file can be with ${bs}-byte blocks`, where);
     }
     if (type === 'file' && !largeFile && inode.size >= 2 ** 31) {
       throw corrupt(`is ${inode.size} bytes (2 GiB or more) on a filesystem without large_file`, where);
@@ -364,16 +371,21 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       case 'symlink':
         if (inode.size === 0 || (inode.flags & INODE_FLAGS.index) !== 0) throw corrupt('is a symlink with size 0', where);
         if (vol.isFastSymlink(inode)) {
+          if (extentMapped) throw corrupt('fast symlink has the extents flag', where);
           if (inode.size >= 60) throw corrupt(`fast symlink has size ${inode.size}, more than fits in the inode`, where);
           const len = inode.blockBytes.indexOf(0);
           if ((len < 0 ? 60 : len) !== inode.size) throw corrupt(`fast symlink target length differs from its size ${inode.size}`, where);
         } else {
           if (inode.size >= bs) throw corrupt(`symlink target of ${inode.size} bytes does not fit in one block`, where);
-          for (let i = 1; i < 15; i++) {
-            if (inode.block[i] !== 0) throw corrupt('slow symlink maps more than its first block', where);
+          if (!extentMapped) {
+            for (let i = 1; i < 15; i++) {
+              if (inode.block[i] !== 0) throw corrupt('slow symlink maps more than its first block', where);
+            }
           }
           blocks += claimMap(inode, where, 'data');
-          const target = vol.readBlock(inode.block[0]!);
+          const first = vol.fileExtents(inode, where)[0];
+          if (first === undefined || first.logical !== 0) throw corrupt('slow symlink has no first block', where);
+          const target = vol.readBlock(first.physical);
           const len = target.subarray(0, bs).indexOf(0);
           if ((len < 0 ? bs : len) !== inode.size) throw corrupt(`symlink target length differs from its size ${inode.size}`, where);
         }
@@ -392,7 +404,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   }
 
   function checkCommonFields(inode: Inode, where: Ext2Location): void {
-    if ((inode.flags & INODE_FLAGS.extents) !== 0) throw unsupported('uses extents (EXTENTS_FL) on a filesystem without the extents feature', where);
+    if ((inode.flags & INODE_FLAGS.extents) !== 0 && !hasExtents) throw unsupported('uses extents (EXTENTS_FL) on a filesystem without the extents feature', where);
     if ((inode.flags & INODE_FLAGS.inline_data) !== 0) throw unsupported('uses inline data on a filesystem without the inline_data feature', where);
     if ((inode.flags & INODE_FLAGS.ea_inode) !== 0) throw unsupported('is an EA inode on a filesystem without ea_inode', where);
     if ((inode.flags & INODE_FLAGS.huge_file) !== 0) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
@@ -421,6 +433,23 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   function claimMap(inode: Inode, where: Ext2Location, what: 'data' | 'bad' | 'journal' | 'reserved'): number {
     let count = 0;
     const limit = what === 'bad' ? maxMappableBlocks(bs) : vol.logicalLimit(inode);
+    if (vol.usesExtents(inode)) {
+      if (what === 'bad') throw corrupt('the bad blocks inode has the extents flag', where);
+      const isDir = (inode.mode & S_IFMT) === S_IFDIR;
+      walkExtentTree(vol, inode.blockBytes, limit, where, {
+        extent(logical, physical, length, unwritten) {
+          // A directory's blocks are read as entries: an unwritten one would be stale bytes.
+          if (unwritten && isDir) throw corrupt(`directory has an unwritten extent at logical ${logical}`, where);
+          for (let b = physical; b < physical + length; b++) claim(b, where, 'data');
+          count += length;
+        },
+        node(physical) {
+          claim(physical, where, 'extent tree');
+          count++;
+        },
+      });
+      return count;
+    }
     walkBlockMap(vol, inode.block, limit, where, {
       data(_logical, physical) {
         claim(physical, where, what === 'bad' ? 'bad' : 'data');

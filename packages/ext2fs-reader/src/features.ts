@@ -26,7 +26,7 @@ export const INCOMPAT = {
 export const ACCEPTED_COMPAT =
   COMPAT.dir_prealloc | COMPAT.imagic_inodes | COMPAT.has_journal | COMPAT.ext_attr | COMPAT.resize_inode | COMPAT.dir_index;
 export const ACCEPTED_RO_COMPAT = RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.btree_dir;
-export const ACCEPTED_INCOMPAT = INCOMPAT.filetype;
+export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents;
 
 export interface FeatureSet {
   compat: number;
@@ -61,4 +61,15 @@ export function unsupportedFeatures(f: FeatureSet): string[] {
     incompat: (f.incompat & ~ACCEPTED_INCOMPAT) >>> 0,
     roCompat: (f.roCompat & ~ACCEPTED_RO_COMPAT) >>> 0,
   });
+}
+
+/** Incompatible features only ext4 introduced: a filesystem with one of them is an ext4. */
+const EXT4_INCOMPAT = INCOMPAT.extents | INCOMPAT['64bit'] | INCOMPAT.flex_bg | INCOMPAT.mmp | INCOMPAT.ea_inode |
+  INCOMPAT.metadata_csum_seed | INCOMPAT.large_dir | INCOMPAT.inline_data | INCOMPAT.encrypt | INCOMPAT.casefold;
+const EXT4_RO_COMPAT = RO_COMPAT.huge_file | RO_COMPAT.gdt_csum | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.bigalloc | RO_COMPAT.metadata_csum;
+
+/** Which of the family a filesystem is, as the kernel and blkid name it: ext4 by its features, ext3 by its journal, else ext2. */
+export function ext2Family(f: FeatureSet): 'ext2' | 'ext3' | 'ext4' {
+  if ((f.incompat & EXT4_INCOMPAT) !== 0 || (f.roCompat & EXT4_RO_COMPAT) !== 0) return 'ext4';
+  return (f.compat & COMPAT.has_journal) !== 0 ? 'ext3' : 'ext2';
 }

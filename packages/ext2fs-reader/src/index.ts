@@ -15,3 +15,4 @@ export * from './xattr.js';
 export * from './inode-flags.js';
 export * from './source.js';
 export * from './unix-entry.js';
+export * from './extent-tree.js';

@@ -5,6 +5,7 @@ import {
 import { createHash } from 'node:crypto';
 import type { Extent } from './block-map.js';
 import { checkFilesystem, type Ext2Summary } from './check.js';
+import { ext2Family } from './features.js';
 import { userFlagLetters } from './inode-flags.js';
 import { deviceNumber, ROOT_INO } from './inode.js';
 import { EXT2_MAGIC_OFFSET, STATE_ERRORS, STATE_VALID } from './superblock.js';
@@ -35,7 +36,7 @@ export class Ext2Source implements InPlaceSource {
     this.blockSize = volume.blockSize;
     this.blockCount = volume.blocksCount;
     this.badBlocks = this.summary.badBlocks;
-    this.kind = (sb.compat & 0x4) !== 0 ? 'ext3' : 'ext2';
+    this.kind = ext2Family(sb);
     const end = sb.volumeName.indexOf(0);
     const label = decodeName(end < 0 ? sb.volumeName : sb.volumeName.subarray(0, end));
     this.label = label === '' ? null : label;

@@ -1,10 +1,11 @@
 import { readBytes, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type ByteSource, type Xattr } from '@fsconv/base';
 import { walkBlockMap, appendToExtents, maxMappableBlocks, type Extent, type BlockMapContext } from './block-map.js';
+import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
 import { forEachDirEntry, type DirEntry } from './directory.js';
 import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
 import { INCOMPAT } from './features.js';
 import { GroupTable, GROUP_DESC_SIZE, Layout } from './groups.js';
-import { decodeInode, type Inode } from './inode.js';
+import { decodeInode, INODE_FLAGS, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
 
@@ -168,7 +169,14 @@ export class Ext2Volume implements BlockMapContext {
     const type = inode.mode & S_IFMT;
     if (type === S_IFDIR) return inode.size / this.blockSize + this.sb.preallocDirBlocks;
     if (type === S_IFLNK) return 1;
+    // An extent-mapped file may hold blocks past its size (fallocate with KEEP_SIZE): e2fsck accepts them.
+    if (this.usesExtents(inode)) return MAX_EXTENT_LOGICAL;
     return Math.min(Math.floor(inode.size / this.blockSize) + 1, maxMappableBlocks(this.blockSize));
+  }
+
+  /** Whether i_block holds an extent tree (EXTENTS_FL) rather than a block map. */
+  usesExtents(inode: Inode): boolean {
+    return (inode.flags & INODE_FLAGS.extents) !== 0;
   }
 
   /**
@@ -178,6 +186,20 @@ export class Ext2Volume implements BlockMapContext {
   fileExtents(inode: Inode, where: Ext2Location = { inode: inode.ino }): Extent[] {
     const extents: Extent[] = [];
     const dataBlocks = Math.ceil(inode.size / this.blockSize);
+    if (this.usesExtents(inode)) {
+      // Unwritten extents are left out: they read as zeros, like holes.
+      walkExtentTree(this, inode.blockBytes, this.logicalLimit(inode), where, {
+        extent(logical, physical, length, unwritten) {
+          if (unwritten || logical >= dataBlocks) return;
+          const n = Math.min(length, dataBlocks - logical);
+          const last = extents[extents.length - 1];
+          if (last !== undefined && last.logical + last.length === logical && last.physical + last.length === physical) last.length += n;
+          else extents.push({ logical, physical, length: n });
+        },
+        node() {},
+      });
+      return extents;
+    }
     walkBlockMap(this, inode.block, this.logicalLimit(inode), where, {
       data(logical, physical) {
         if (logical < dataBlocks) appendToExtents(extents, logical, physical);

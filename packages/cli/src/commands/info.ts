@@ -1,4 +1,4 @@
-import { CREATOR_OS, COMPAT, superblockFeatures, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
+import { CREATOR_OS, ext2Family, superblockFeatures, STATE_ERRORS, STATE_VALID } from '@fsconv/ext2fs-reader';
 import { listFatVolume, type FatVolume } from '@fsconv/fat';
 import { cString, formatBytes, formatUuid } from '../format.js';
 import { openVolume, type Placement } from '../open-volume.js';
@@ -44,7 +44,7 @@ export function infoCommand(args: InfoArgs, out: (s: string) => void): number {
       partitionTable: opened.table,
       partition: opened.partition,
       disk: opened.disk,
-      type: (sb.compat & COMPAT.has_journal) !== 0 ? 'ext3' : 'ext2',
+      type: ext2Family(sb),
       revision: sb.revLevel,
       creatorOs: CREATOR_OS[sb.creatorOs] ?? `unknown (${sb.creatorOs})`,
       label: cString(sb.volumeName),
