@@ -22,6 +22,8 @@ const FULL = process.env['FSCONV_CRASH_STATES'] === 'full';
 type Slice = { subsetsPerPoint: number; tornPerWrite: number; stride: number; convertEvery: number; seed: number };
 interface Spec {
   name: string; tree: 'small' | 'traps'; blockSize: 1024 | 4096; inodeSize: 128 | 256; sizeBytes?: number; opts: Partial<ConvertOptions>;
+  /** An ext4 (mke2fs -t ext4 with these -O edits) instead of an ext2. */
+  ext4Features?: string[];
   /** In partition 1 (at 1 MiB) of a disk image with this table, its type changed by the commit. */
   disk?: 'dos' | 'gpt';
   /** CI's slice and the full sweep's (a 34 MiB image costs a copy per state, and a conversion per ext2 state finished). */
@@ -42,6 +44,12 @@ const IMAGES: Spec[] = [
     name: 'FAT32, 512-byte clusters on 4 KiB blocks', tree: 'small', blockSize: 4096, inodeSize: 128, sizeBytes: 34 << 20, opts: { fatBits: 32 },
     ci: { subsetsPerPoint: 2, tornPerWrite: 2, stride: 1, convertEvery: 20, seed: 3 },
     full: { subsetsPerPoint: 12, tornPerWrite: 6, stride: 1, convertEvery: 4, seed: 3 }, minStates: 1000,
+  },
+  {
+    name: 'FAT16 from an ext4 (journal, extents, flex_bg, 64bit; no metadata_csum), 1 KiB blocks', tree: 'small', blockSize: 1024, inodeSize: 256,
+    sizeBytes: 16 << 20, opts: {}, ext4Features: ['^metadata_csum'],
+    ci: { subsetsPerPoint: 3, tornPerWrite: 2, stride: 1, convertEvery: 6, seed: 5 },
+    full: { subsetsPerPoint: 24, tornPerWrite: 8, stride: 1, convertEvery: 1, seed: 5 }, minStates: 1000,
   },
   {
     name: 'FAT16 in partition 1 of a GPT disk (the type in both copies)', tree: 'small', blockSize: 1024, inodeSize: 128, opts: {}, disk: 'gpt',
@@ -83,6 +91,7 @@ describe('every crash state of an in-place conversion, in process', () => {
       const img = spec.disk !== undefined ? diskImage(tree, spec.disk, out, spec.blockSize) : makeExt2Image({
         src: tree, out, blockSize: spec.blockSize, inodeSize: spec.inodeSize,
         ...(spec.sizeBytes !== undefined && { sizeBytes: spec.sizeBytes }),
+        ...(spec.ext4Features !== undefined && { fsType: 'ext4' as const, features: spec.ext4Features }),
       });
       const opts: ConvertOptions = { target: 'vfat+rights', tz: 'UTC', ...spec.opts };
       const t0 = Date.now();

@@ -37,10 +37,14 @@ function noise(seed: string, length: number): Buffer {
   return out;
 }
 
+/** ext2 with extents only; and mke2fs's ext4 (journal, extents, flex_bg, 64bit, huge_file, dir_nlink, extra_isize) without metadata_csum. */
+const EXTENTS_ONLY = ['-t', 'ext2', '-O', 'extent'];
+const EXT4_NO_CSUM = ['-t', 'ext4', '-O', '^metadata_csum'];
+
 /** An image with extents, used through the kernel's ext4 driver as a drive is used. */
-function usedImage(name: string, blockSize: number): string {
+function usedImage(name: string, blockSize: number, mkfs: readonly string[] = EXTENTS_ONLY): string {
   const img = join(work, `${name}.img`);
-  run('mke2fs', ['-q', '-t', 'ext2', '-O', 'extent', '-b', String(blockSize), '-I', '256', '-F', img, '32M'], { env: { ...process.env, LC_ALL: 'C' } });
+  run('mke2fs', ['-q', ...mkfs, '-b', String(blockSize), '-I', '256', '-F', img, '32M'], { env: { ...process.env, LC_ALL: 'C' } });
   const mnt = join(work, `${name}-mnt`);
   mkdirSync(mnt);
   run('mount', ['-t', 'ext4', '-o', 'loop', img, mnt]);
@@ -93,9 +97,10 @@ function readerSha256(vol: Ext2Volume, inode: Parameters<Ext2Volume['fileExtents
 }
 
 describe('ext4 extents, used through the kernel', () => {
-  for (const blockSize of [1024, 2048, 4096]) {
-    it(`${blockSize}-byte blocks: e2fsck clean, ls and bytes equal the kernel's, converted in place`, async () => {
-      const img = usedImage(`b${blockSize}`, blockSize);
+  for (const [features, mkfs] of [['ext2 with extents', EXTENTS_ONLY], ['ext4 without metadata_csum', EXT4_NO_CSUM]] as const) for (const blockSize of [1024, 2048, 4096]) {
+    it(`${features}, ${blockSize}-byte blocks: e2fsck clean, ls and bytes equal the kernel's, converted in place`, async () => {
+      const tag = `${mkfs === EXTENTS_ONLY ? 'x' : 'e4'}-b${blockSize}`;
+      const img = usedImage(tag, blockSize, mkfs);
       const fsck = e2fsckCheck(img);
       expect(fsck.status, fsck.output).toBe(0);
       const info = await fsconv(['info', '--json', img], BIG);
@@ -140,12 +145,12 @@ describe('ext4 extents, used through the kernel', () => {
 
       // In place: every FAT check, with the original as the host tree (read-only loop mount).
       const sourceListing = parseLsJsonLines((await fsconv(['ls', '--json', '--tz', 'UTC', img], BIG)).stdout);
-      const converted = join(work, `b${blockSize}-converted.img`);
+      const converted = join(work, `${tag}-converted.img`);
       copyFileSync(img, converted);
       const conv = await fsconv(['--from', 'ext2', '--to', 'vfat+rights', converted, '--yes', '--json', '--tz', 'UTC'], BIG);
       expect(conv.status, conv.stderr).toBe(0);
       const report = JSON.parse(conv.stdout) as { renames: Array<{ path: string; fatName: string; reason: string }> };
-      const hostRoot = join(work, `b${blockSize}-host`);
+      const hostRoot = join(work, `${tag}-host`);
       mkdirSync(hostRoot);
       run('mount', ['-o', 'loop,ro,noatime', img, hostRoot]);
       try {

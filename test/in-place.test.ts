@@ -323,8 +323,8 @@ describe('refusals write nothing', () => {
     }
   });
 
-  it('unsupported filesystems (ext2 with flex_bg, ext4)', async () => {
-    for (const [name, mkfs] of [['flex_bg', ['-t', 'ext2', '-O', 'flex_bg']], ['ext4', ['-t', 'ext4']]] as const) {
+  it('unsupported filesystems (ext2 with metadata_csum, ext4 with its defaults: metadata_csum)', async () => {
+    for (const [name, mkfs] of [['metadata_csum', ['-t', 'ext2', '-O', 'metadata_csum']], ['ext4', ['-t', 'ext4']]] as const) {
       const img = imagePath(`unsupported-${name}`);
       run('mke2fs', ['-q', ...mkfs, '-d', trees.get('small')!, '-F', img, '4M']);
       await expectRefusedUnchanged(img, convertArgs(img), /not supported/);

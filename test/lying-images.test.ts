@@ -106,9 +106,14 @@ const cases: LyingCase[] = [
     message: /block \d+: is in use but marked free in the block bitmap/,
   },
   {
-    name: 'an unsupported feature (flex_bg)',
-    corrupt: (img) => debugfsWrite(img, 'feature flex_bg'),
-    message: /features not supported: flex_bg/,
+    name: 'a group marked uninitialised without gdt_csum (found by mutation fuzzing; e2fsck -fn complains)',
+    corrupt: (img) => debugfsWrite(img, 'set_bg 0 flags 1'),
+    message: /group 0: is marked uninitialised \(flags 0x1\) on a filesystem without gdt_csum or metadata_csum/,
+  },
+  {
+    name: 'an unsupported feature (metadata_csum)',
+    corrupt: (img) => debugfsWrite(img, 'feature metadata_csum'),
+    message: /features not supported: metadata_csum/,
   },
   {
     name: 'an image truncated to half its size',

@@ -58,6 +58,9 @@ export interface Ext2ImageOptions {
   extended?: string;
   /** Filesystem UUID (-U). */
   uuid?: string;
+  /** mke2fs -t (default ext2: ext4 brings mke2fs.conf's ext4 features) and -O feature edits, as '^metadata_csum'. */
+  fsType?: 'ext2' | 'ext3' | 'ext4';
+  features?: string[];
 }
 
 interface TreeStats {
@@ -186,7 +189,8 @@ function mkfs(opts: Ext2ImageOptions, srcDir: string, inodeSize: number): void {
   if (size % 1024 !== 0) throw new Error('makeExt2Image: sizeBytes must be a multiple of 1024');
   const inodes = opts.inodes ?? geo.inodes;
 
-  const args = ['-q', '-t', 'ext2', '-b', String(bs)];
+  const args = ['-q', '-t', opts.fsType ?? 'ext2', '-b', String(bs)];
+  if (opts.features !== undefined && opts.features.length > 0) args.push('-O', opts.features.join(','));
   if (opts.rev0 === true) args.push('-r', '0');
   else args.push('-I', String(inodeSize));
   args.push('-N', String(inodes));

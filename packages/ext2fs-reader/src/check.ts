@@ -5,6 +5,7 @@ import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
 import { Ext2Error, corrupt, unsupported, type Ext2Location } from './errors.js';
 import { COMPAT, INCOMPAT, RO_COMPAT } from './features.js';
 import { checkHtree } from './htree.js';
+import { BG_INODE_UNINIT } from './groups.js';
 import {
   BAD_BLOCKS_INO, DIRENT_TYPE, INODE_FLAGS, JOURNAL_INO, RESIZE_INO, ROOT_INO,
   decodeInode, type Inode,
@@ -133,6 +134,11 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const hasJournal = (sb.compat & COMPAT.has_journal) !== 0;
   const largeFile = (sb.roCompat & RO_COMPAT.large_file) !== 0;
   const hasExtents = (sb.incompat & INCOMPAT.extents) !== 0;
+  const is64 = (sb.incompat & INCOMPAT['64bit']) !== 0;
+  const hugeFile = (sb.roCompat & RO_COMPAT.huge_file) !== 0;
+  const dirNlink = (sb.roCompat & RO_COMPAT.dir_nlink) !== 0;
+  const extraIsizeFeature = (sb.roCompat & RO_COMPAT.extra_isize) !== 0;
+  const groupChecksums = (sb.roCompat & (RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum)) !== 0;
   const linuxOs = sb.creatorOs === 0;
   const sectorsPerBlock = bs / 512;
   const summary: Ext2Summary = {
@@ -169,7 +175,16 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const table = new Uint8Array(layout.inodeTableBlocks * bs);
   const ibitmap = new Uint8Array(bs);
   for (let g = 0; g < sb.groupCount; g++) {
+    // Without gdt_csum/metadata_csum the kernel ignores bg_flags. e2fsck -fn fails on INODE_UNINIT
+    // there (exit 4) and only notes BLOCK_UNINIT (exit 0): the same here, the bitmap read as it is.
+    if (!groupChecksums && (groups.flags[g]! & BG_INODE_UNINIT) !== 0) {
+      throw corrupt(`is marked uninitialised (flags 0x${groups.flags[g]!.toString(16)}) on a filesystem without gdt_csum or metadata_csum`, { group: g });
+    }
     vol.readBlocksInto(ibitmap, groups.inodeBitmap[g]!);
+    // The bits past the last inode of the group must be set (e2fsck: padding at end of inode bitmap).
+    for (let i = sb.inodesPerGroup; i < 8 * bs; i++) {
+      if (!bitIsSet(ibitmap, i)) throw corrupt('padding at the end of the inode bitmap is not set', { group: g });
+    }
     vol.readBlocksInto(table, groups.inodeTable[g]!);
     for (let i = 0; i < sb.inodesPerGroup; i++) {
       const ino = g * sb.inodesPerGroup + i + 1;
@@ -323,6 +338,8 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   for (let i = 0; i < used.count; i++) {
     const ino = used.ino[i]!;
     if (used.refs[i] === 0) throw corrupt('is in use but no directory entry points to it (unattached)', { inode: ino });
+    // dir_nlink: a directory with more than 65,000 links says 1 (as the kernel keeps it).
+    if (dirNlink && used.links[i] === 1 && (used.mode[i]! & S_IFMT) === S_IFDIR && used.refs[i]! > 65000) continue;
     if (used.refs[i] !== used.links[i]) {
       throw corrupt(`link count is ${used.links[i]}, but ${used.refs[i]} names point to it`, { inode: ino });
     }
@@ -396,9 +413,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
           for (let i = 4; i < 15; i++) if (inode.block[i] !== 0) throw corrupt('special file has a block map', where);
         }
     }
-    if (inode.blocks512 !== blocks * sectorsPerBlock) {
-      throw corrupt(`i_blocks is ${inode.blocks512}, should be ${blocks * sectorsPerBlock}`, where);
-    }
+    checkIBlocks(inode, blocks, where);
     summary.blocks.fileData += blocks;
     return type;
   }
@@ -407,10 +422,27 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     if ((inode.flags & INODE_FLAGS.extents) !== 0 && !hasExtents) throw unsupported('uses extents (EXTENTS_FL) on a filesystem without the extents feature', where);
     if ((inode.flags & INODE_FLAGS.inline_data) !== 0) throw unsupported('uses inline data on a filesystem without the inline_data feature', where);
     if ((inode.flags & INODE_FLAGS.ea_inode) !== 0) throw unsupported('is an EA inode on a filesystem without ea_inode', where);
-    if ((inode.flags & INODE_FLAGS.huge_file) !== 0) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
+    if ((inode.flags & INODE_FLAGS.huge_file) !== 0 && !hugeFile) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
     if (inode.faddr !== 0) throw corrupt(`i_faddr is ${inode.faddr}, should be zero`, where);
-    if (linuxOs && inode.fileAclHigh !== 0) throw corrupt(`i_file_acl_hi is ${inode.fileAclHigh}, should be zero`, where);
-    if (linuxOs && inode.blocksHigh !== 0) throw corrupt(`i_blocks_hi is ${inode.blocksHigh}, should be zero`, where);
+    if (linuxOs && inode.fileAclHigh !== 0) {
+      if (!is64) throw corrupt(`i_file_acl_hi is ${inode.fileAclHigh}, should be zero`, where);
+      throw unsupported(`its extended attribute block lies above block 2^32 (i_file_acl_hi ${inode.fileAclHigh})`, where);
+    }
+    if (linuxOs && inode.blocksHigh !== 0 && !hugeFile) throw corrupt(`i_blocks_hi is ${inode.blocksHigh}, should be zero`, where);
+    // i_extra_isize (e2fsck's check_inode_extra_space): 0, or 4..inode size − 128 in steps of 4, and with extra_isize at least the required size.
+    const extra = inode.extraIsize - 128;
+    if (sb.inodeSize > 128 && extra !== 0) {
+      if (extra < 4 || extra > sb.inodeSize - 128 || extra % 4 !== 0) throw corrupt(`i_extra_isize ${extra} is invalid for ${sb.inodeSize}-byte inodes`, where);
+      if (extraIsizeFeature && extra < sb.minExtraIsize) throw corrupt(`i_extra_isize ${extra} is less than the required ${sb.minExtraIsize}`, where);
+    }
+  }
+
+  /** i_blocks against the blocks an inode maps: 512-byte units, or (huge_file, HUGE_FILE_FL) filesystem blocks; i_blocks_hi only with huge_file. */
+  function checkIBlocks(inode: Inode, blocks: number, where: Ext2Location): void {
+    const raw = inode.blocks512 + (hugeFile ? inode.blocksHigh * 2 ** 32 : 0);
+    const inBlocks = hugeFile && (inode.flags & INODE_FLAGS.huge_file) !== 0;
+    const want = inBlocks ? blocks : blocks * sectorsPerBlock;
+    if (raw !== want) throw corrupt(`i_blocks is ${raw}${inBlocks ? ' blocks' : ''}, should be ${want}`, where);
   }
 
   /** Claims the extended attribute block (shared blocks once); returns 1 when there is one. */
@@ -500,7 +532,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       const n = claimMap(inode, where, 'bad');
       summary.blocks.bad = badBlocks.length;
       summary.blocks.reservedInodes += n - badBlocks.length;
-      if (inode.blocks512 !== n * sectorsPerBlock) throw corrupt(`i_blocks is ${inode.blocks512}, should be ${n * sectorsPerBlock}`, where);
+      checkIBlocks(inode, n, where);
       return;
     }
     if (ino === RESIZE_INO) {
@@ -513,7 +545,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       if ((inode.mode & S_IFMT) !== S_IFREG || inode.linksCount === 0) throw corrupt('the journal inode is not a regular file in use', where);
       const n = claimMap(inode, where, 'journal');
       summary.blocks.journal = n;
-      if (inode.blocks512 !== n * sectorsPerBlock) throw corrupt(`i_blocks is ${inode.blocks512}, should be ${n * sectorsPerBlock}`, where);
+      checkIBlocks(inode, n, where);
       const extents = vol.fileExtents(inode, where);
       if (extents.length === 0 || extents[0]!.logical !== 0) throw corrupt('the journal has no first block', where);
       checkJournalSuperblock(vol.readBlock(extents[0]!.physical), bs, Math.ceil(inode.size / bs), where);
@@ -523,7 +555,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       if (ino === JOURNAL_INO) throw corrupt('the journal inode has blocks but the filesystem has no journal', where);
       const n = claimMap(inode, where, 'reserved') + claimEaBlock(inode, where);
       summary.blocks.reservedInodes += n;
-      if (inode.blocks512 !== n * sectorsPerBlock) throw corrupt(`i_blocks is ${inode.blocks512}, should be ${n * sectorsPerBlock}`, where);
+      checkIBlocks(inode, n, where);
     }
   }
 

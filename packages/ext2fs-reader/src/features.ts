@@ -25,8 +25,9 @@ export const INCOMPAT = {
 /** What the reader accepts. has_journal is accepted here but only with a clean journal (see journal.ts). */
 export const ACCEPTED_COMPAT =
   COMPAT.dir_prealloc | COMPAT.imagic_inodes | COMPAT.has_journal | COMPAT.ext_attr | COMPAT.resize_inode | COMPAT.dir_index;
-export const ACCEPTED_RO_COMPAT = RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.btree_dir;
-export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents;
+export const ACCEPTED_RO_COMPAT = RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.btree_dir |
+  RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize;
+export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents | INCOMPAT['64bit'] | INCOMPAT.flex_bg;
 
 export interface FeatureSet {
   compat: number;

@@ -2,41 +2,52 @@ import { corrupt } from './errors.js';
 import { u16, u32 } from '@fsconv/base';
 import { groupHasSuperblock, type Superblock } from './superblock.js';
 
-/** Size of one ext2 group descriptor (without the 64bit feature, which is refused). */
+/** Size of one group descriptor without the 64bit feature (with it: the superblock's s_desc_size, at least 64). */
 export const GROUP_DESC_SIZE = 32;
+/** bg_flags: the group's inode table, or its block bitmap, is not initialised (gdt_csum/metadata_csum only); its inode table is zeroed. */
+export const BG_INODE_UNINIT = 0x1;
+export const BG_BLOCK_UNINIT = 0x2;
+export const BG_ITABLE_ZEROED = 0x4;
 
 /**
  * The group descriptor table as typed arrays (one entry per group; no object per group, since a
  * large filesystem has hundreds of thousands of groups).
  */
 export class GroupTable {
-  readonly blockBitmap: Uint32Array;
-  readonly inodeBitmap: Uint32Array;
-  readonly inodeTable: Uint32Array;
-  readonly freeBlocks: Uint16Array;
-  readonly freeInodes: Uint16Array;
-  readonly usedDirs: Uint16Array;
+  /** Block numbers (64bit: above 2^32 too, hence doubles). */
+  readonly blockBitmap: Float64Array;
+  readonly inodeBitmap: Float64Array;
+  readonly inodeTable: Float64Array;
+  readonly freeBlocks: Uint32Array;
+  readonly freeInodes: Uint32Array;
+  readonly usedDirs: Uint32Array;
+  readonly flags: Uint16Array;
 
   constructor(readonly count: number) {
-    this.blockBitmap = new Uint32Array(count);
-    this.inodeBitmap = new Uint32Array(count);
-    this.inodeTable = new Uint32Array(count);
-    this.freeBlocks = new Uint16Array(count);
-    this.freeInodes = new Uint16Array(count);
-    this.usedDirs = new Uint16Array(count);
+    this.blockBitmap = new Float64Array(count);
+    this.inodeBitmap = new Float64Array(count);
+    this.inodeTable = new Float64Array(count);
+    this.freeBlocks = new Uint32Array(count);
+    this.freeInodes = new Uint32Array(count);
+    this.usedDirs = new Uint32Array(count);
+    this.flags = new Uint16Array(count);
   }
 
-  /** Decodes `count` descriptors from the raw table bytes. */
-  static decode(bytes: Uint8Array, count: number): GroupTable {
+  /** Decodes `count` descriptors of `size` bytes from the raw table (the high halves from 64 bytes on). */
+  static decode(bytes: Uint8Array, count: number, size: number = GROUP_DESC_SIZE): GroupTable {
     const t = new GroupTable(count);
+    const wide = size >= 64;
     for (let g = 0; g < count; g++) {
-      const o = g * GROUP_DESC_SIZE;
-      t.blockBitmap[g] = u32(bytes, o);
-      t.inodeBitmap[g] = u32(bytes, o + 4);
-      t.inodeTable[g] = u32(bytes, o + 8);
-      t.freeBlocks[g] = u16(bytes, o + 12);
-      t.freeInodes[g] = u16(bytes, o + 14);
-      t.usedDirs[g] = u16(bytes, o + 16);
+      const o = g * size;
+      const hi32 = (at: number): number => (wide ? u32(bytes, o + at) * 2 ** 32 : 0);
+      const hi16 = (at: number): number => (wide ? u16(bytes, o + at) * 2 ** 16 : 0);
+      t.blockBitmap[g] = u32(bytes, o) + hi32(0x20);
+      t.inodeBitmap[g] = u32(bytes, o + 4) + hi32(0x24);
+      t.inodeTable[g] = u32(bytes, o + 8) + hi32(0x28);
+      t.freeBlocks[g] = u16(bytes, o + 12) + hi16(0x2c);
+      t.freeInodes[g] = u16(bytes, o + 14) + hi16(0x2e);
+      t.usedDirs[g] = u16(bytes, o + 16) + hi16(0x30);
+      t.flags[g] = u16(bytes, o + 0x12);
     }
     return t;
   }
@@ -56,7 +67,7 @@ export class Layout {
     readonly sb: Superblock,
     readonly groups: GroupTable,
   ) {
-    this.descBlocks = Math.ceil((sb.groupCount * GROUP_DESC_SIZE) / sb.blockSize);
+    this.descBlocks = Math.ceil((sb.groupCount * sb.descriptorSize) / sb.blockSize);
     this.inodeTableBlocks = (sb.inodesPerGroup * sb.inodeSize) / sb.blockSize;
   }
 
@@ -93,16 +104,19 @@ export class Layout {
   }
 
   /**
-   * Refuses descriptors whose bitmaps or inode tables lie outside their group or overlap the
-   * superblock copy or each other (ext2fs_check_desc's rules, stricter where ext2 allows no slack).
+   * Refuses descriptors whose bitmaps or inode tables lie outside their group (with flex_bg:
+   * outside the filesystem) or overlap the superblock copy or each other (ext2fs_check_desc's rules,
+   * stricter where ext2 allows no slack). With flex_bg a group's metadata may lie in another group:
+   * overlaps across groups are found by the check, which claims every block once.
    */
   validate(): void {
     const { sb } = this;
+    const flex = (sb.incompat & 0x200) !== 0;
     for (let g = 0; g < sb.groupCount; g++) {
-      const start = this.groupStart(g);
-      const end = this.groupEnd(g);
+      const start = flex ? sb.firstDataBlock : this.groupStart(g);
+      const end = flex ? sb.blocksCount : this.groupEnd(g);
       const run = this.superblockRun(g);
-      if (run.start + run.length > end) {
+      if (run.start + run.length > this.groupEnd(g)) {
         throw corrupt(`the superblock copy and descriptor tables (${run.length} blocks) do not fit in the group`, { group: g });
       }
       const parts: Array<[string, number, number]> = [
@@ -112,7 +126,7 @@ export class Layout {
       ];
       for (const [what, at, len] of parts) {
         if (at < start || at + len > end) {
-          throw corrupt(`${what} at block ${at} (${len} blocks) is outside the group (blocks ${start}..${end - 1})`, { group: g });
+          throw corrupt(`${what} at block ${at} (${len} blocks) is outside the ${flex ? 'filesystem' : 'group'} (blocks ${start}..${end - 1})`, { group: g });
         }
         if (run.length > 0 && at < run.start + run.length && at + len > run.start) {
           throw corrupt(`${what} at block ${at} overlaps the superblock and descriptor tables`, { group: g });

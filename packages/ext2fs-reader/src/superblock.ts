@@ -48,6 +48,11 @@ export interface Superblock extends FeatureSet {
   hashSeed: Uint32Array;
   defHashVersion: number;
   descSize: number;
+  /** Derived: bytes of one group descriptor (64bit: s_desc_size; else 32). */
+  descriptorSize: number;
+  /** flex_bg: log2 of the groups whose metadata is packed together. */
+  logGroupsPerFlex: number;
+  wantExtraIsize: number;
   firstMetaBg: number;
   mkfsTime: number;
   minExtraIsize: number;
@@ -69,11 +74,14 @@ export const FLAGS_UNSIGNED_HASH = 0x2;
 export function decodeSuperblock(b: Uint8Array): Superblock {
   const revLevel = u32(b, 0x4c);
   const logBlockSize = u32(b, 0x18);
+  // 64bit: the block counts have high halves, and descriptors are s_desc_size bytes.
+  const is64 = revLevel !== 0 && (u32(b, 0x60) & 0x80) !== 0;
+  const hi = (o: number): number => (is64 ? u32(b, o) * 2 ** 32 : 0);
   const sb: Superblock = {
     inodesCount: u32(b, 0x00),
-    blocksCount: u32(b, 0x04),
-    reservedBlocksCount: u32(b, 0x08),
-    freeBlocksCount: u32(b, 0x0c),
+    blocksCount: u32(b, 0x04) + hi(0x150),
+    reservedBlocksCount: u32(b, 0x08) + hi(0x154),
+    freeBlocksCount: u32(b, 0x0c) + hi(0x158),
     freeInodesCount: u32(b, 0x10),
     firstDataBlock: u32(b, 0x14),
     logBlockSize,
@@ -107,6 +115,9 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
     hashSeed: new Uint32Array([u32(b, 0xec), u32(b, 0xf0), u32(b, 0xf4), u32(b, 0xf8)]),
     defHashVersion: u8(b, 0xfc),
     descSize: u16(b, 0xfe),
+    descriptorSize: is64 ? u16(b, 0xfe) : 32,
+    logGroupsPerFlex: u8(b, 0x174),
+    wantExtraIsize: u16(b, 0x15e),
     firstMetaBg: u32(b, 0x104),
     mkfsTime: u32(b, 0x108),
     minExtraIsize: u16(b, 0x15c),
@@ -140,7 +151,18 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
   }
   const refused = unsupportedFeatures(sb);
   if (refused.length > 0) {
-    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, and ext3 with a clean journal)`);
+    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, huge_file, dir_nlink and extra_isize)`);
+  }
+  if ((sb.incompat & 0x80) !== 0 && (sb.descriptorSize < 64 || sb.descriptorSize > 1024 || !isPowerOfTwo(sb.descriptorSize))) {
+    throw corrupt(`superblock: group descriptor size ${sb.descriptorSize} is not a power of two from 64 to 1024 (64bit)`);
+  }
+  if ((sb.incompat & 0x200) !== 0 && sb.logGroupsPerFlex > 31) {
+    throw corrupt(`superblock: log groups per flex ${sb.logGroupsPerFlex} is more than 31`);
+  }
+  if ((sb.roCompat & 0x40) !== 0) {
+    for (const [what, v] of [['required', sb.minExtraIsize], ['desired', sb.wantExtraIsize]] as const) {
+      if (v > sb.inodeSize - 128 || v % 4 !== 0) throw corrupt(`superblock: ${what} extra inode size ${v} does not fit a ${sb.inodeSize}-byte inode (or is not a multiple of 4)`);
+    }
   }
   if (sb.logClusterSize !== sb.logBlockSize) {
     throw corrupt(`superblock: cluster size log ${sb.logClusterSize} differs from block size log ${sb.logBlockSize} without bigalloc`);

@@ -4,7 +4,7 @@ import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
 import { forEachDirEntry, type DirEntry } from './directory.js';
 import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
 import { INCOMPAT } from './features.js';
-import { GroupTable, GROUP_DESC_SIZE, Layout } from './groups.js';
+import { GroupTable, Layout } from './groups.js';
 import { decodeInode, INODE_FLAGS, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
@@ -62,9 +62,9 @@ export class Ext2Volume implements BlockMapContext {
     }
     const sb = decodeSuperblock(readBytes(source, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE));
     validateSuperblock(sb, source.size);
-    const descBytes = sb.groupCount * GROUP_DESC_SIZE;
+    const descBytes = sb.groupCount * sb.descriptorSize;
     const descStart = (sb.firstDataBlock + 1) * sb.blockSize;
-    const groups = GroupTable.decode(readBytes(source, descStart, descBytes), sb.groupCount);
+    const groups = GroupTable.decode(readBytes(source, descStart, descBytes), sb.groupCount, sb.descriptorSize);
     const layout = new Layout(sb, groups);
     layout.validate();
     return new Ext2Volume(source, sb, groups, layout);

@@ -135,10 +135,10 @@ describe('superblock', () => {
   });
   it('names unsupported features', () => {
     const b = goodSuperblock();
-    new DataView(b.buffer).setUint32(0x60, 0x200 | 0x2, true);
-    expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).toThrowError(/features not supported: flex_bg/);
-    // extents is read (issue 13): accepted beside filetype.
-    new DataView(b.buffer).setUint32(0x60, 0x40 | 0x2, true);
+    new DataView(b.buffer).setUint32(0x60, 0x10000 | 0x2, true);
+    expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).toThrowError(/features not supported: encrypt/);
+    // extents and flex_bg are read (issue 13): accepted beside filetype.
+    new DataView(b.buffer).setUint32(0x60, 0x40 | 0x200 | 0x2, true);
     expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).not.toThrow();
     expect(unsupportedFeatures({ compat: 0, incompat: 0, roCompat: 0x400 })).toEqual(['metadata_csum']);
   });
