@@ -147,7 +147,7 @@ describe('ext4 extents, used through the kernel', () => {
       const sourceListing = parseLsJsonLines((await fsconv(['ls', '--json', '--tz', 'UTC', img], BIG)).stdout);
       const converted = join(work, `${tag}-converted.img`);
       copyFileSync(img, converted);
-      const conv = await fsconv(['--from', 'ext2', '--to', 'vfat+rights', converted, '--yes', '--json', '--tz', 'UTC'], BIG);
+      const conv = await fsconv(['--from', mkfs === EXTENTS_ONLY ? 'ext2' : 'ext4', '--to', 'vfat+rights', converted, '--yes', '--json', '--tz', 'UTC'], BIG);
       expect(conv.status, conv.stderr).toBe(0);
       const report = JSON.parse(conv.stdout) as { renames: Array<{ path: string; fatName: string; reason: string }> };
       const hostRoot = join(work, `${tag}-host`);

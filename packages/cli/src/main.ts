@@ -136,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
 function convertOptions(y: any) {
   return y
     .positional('source', { type: 'string', demandOption: true, describe: 'ext2 device/image; a directory with --from dir; a FAT device/image with --from vfat+rights' })
-    .option('from', { choices: ['ext2', 'dir', 'vfat+rights'], demandOption: true, describe: 'what SOURCE holds (dir and vfat+rights: only with --output)' })
+    .option('from', { choices: ['ext2', 'ext3', 'ext4', 'dir', 'vfat+rights'], demandOption: true, describe: 'what SOURCE holds (ext2, ext3, ext4: the ext family, read alike; dir and vfat+rights: only with --output)' })
     .option('to', { choices: ['vfat+rights', 'vfat', 'msdos'], default: 'vfat+rights', describe: 'FAT flavour to build' })
     .option('output', { alias: 'o', type: 'string', describe: 'write a new FAT image here instead of converting in place' })
     .option('size', { type: 'string', describe: 'with --output: size of the FAT filesystem (bytes or K/M/G/T; default: the source size; needed with --from dir)' })
@@ -161,7 +161,8 @@ function convertOptions(y: any) {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function convertArgs(a: any, dryRun: boolean): { args: ConvertArgs; note: string | null } {
-  const from = a.from as ConvertArgs['from'];
+  // ext2, ext3 and ext4 name one importer: the ext family, told apart by its features (info says which).
+  const from: ConvertArgs['from'] = a.from === 'ext3' || a.from === 'ext4' ? 'ext2' : a.from;
   const output = a.output as string | undefined;
   checkMode({
     from, output, size: a.size, partitionTable: a.partitionTable, force: a.force, yes: a.yes,
