@@ -91,7 +91,7 @@ it('the measurement works here: dd writing 8 MiB shows in /proc/PID/io and GNU t
 
 it('measures every scenario and every row, with positive times, RSS and byte counts', () => {
   expect(doc.scale).toBe('small');
-  expect(doc.scenarios.map((s) => s.name)).toEqual(['home', 'smallfiles', 'sparse1t']);
+  expect(doc.scenarios.map((s) => s.name)).toEqual(['home', 'home4', 'smallfiles', 'sparse1t']);
   for (const sc of doc.scenarios) {
     expect(sc.params['files'], sc.name).toBeGreaterThan(0);
     expect(sc.params['imageBytes'], sc.name).toBeGreaterThan(0);
@@ -116,7 +116,7 @@ it('measures every scenario and every row, with positive times, RSS and byte cou
     expect(sc.rows['convert']!.median!.maxRssKiB, sc.name).toBeGreaterThan(20 * 1024);
     expect(sc.rows['convert']!.median!.io['wchar'], sc.name).toBeGreaterThanOrEqual(sc.convertReport.bytesWritten);
   }
-  for (const name of ['home', 'smallfiles']) {
+  for (const name of ['home', 'home4', 'smallfiles']) {
     const cp = doc.scenarios.find((s) => s.name === name)!.rows['copyPath']!;
     expect(Object.keys(cp.parts!)).toEqual(['rdump', 'mkfs', 'mcopy', 'sync']);
     expect(cp.parts!['mcopy']!.median.io['wchar'], name).toBeGreaterThan(0);
@@ -146,6 +146,7 @@ it('evaluates every target of issue 5 with numbers', () => {
   const ids = doc.targets.map((t) => t.id);
   expect(ids).toEqual([
     'home.convert-vs-e2fsck', 'home.convert-vs-copy-path', 'home.write-ratio',
+    'home4.convert-vs-e2fsck', 'home4.convert-vs-copy-path', 'home4.write-ratio',
     'smallfiles.convert-vs-e2fsck', 'smallfiles.convert-vs-copy-path', 'smallfiles.write-ratio', 'smallfiles.convert-peak-rss',
     'sparse1t.convert-vs-e2fsck', 'sparse1t.write-ratio', 'sparse1t.convert-peak-rss',
   ]);
@@ -161,9 +162,9 @@ it('evaluates every target of issue 5 with numbers', () => {
 it('prints the table: one per scenario with every row, then the targets', () => {
   const out = result.stdout;
   expect(out).toBe(`${doc.table}\n`);
-  for (const name of ['home', 'smallfiles', 'sparse1t']) expect(out).toMatch(new RegExp(`^### ${name} \\(small\\)`, 'm'));
+  for (const name of ['home', 'home4', 'smallfiles', 'sparse1t']) expect(out).toMatch(new RegExp(`^### ${name} \\(small\\)`, 'm'));
   for (const label of ['fsconv check', 'fsconv convert (in place)', 'e2fsck -fn', 'copy path', 'raw read (dd)']) {
-    expect(out.split('\n').filter((l) => l.startsWith(`| ${label}`))).toHaveLength(3);
+    expect(out.split('\n').filter((l) => l.startsWith(`| ${label}`))).toHaveLength(4);
   }
   expect(out).toMatch(/^### Targets$/m);
   expect(out.split('\n').filter((l) => / \| (met|\*\*NOT met\*\*) \|$/.test(l))).toHaveLength(doc.targets.length);

@@ -112,7 +112,7 @@ function buildFingerprint() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Trees and images, cached under WORK/cache/<scenario>-<scale>-g<version>-<hash of the spec>.
+// Trees and images (ext2, or ext4 where the scenario says), cached under WORK/cache/<scenario>-<scale>-g<version>-<hash of the spec>.
 
 async function prepareScenario(name, scale, config, opts) {
   const spec = config.tree;
@@ -120,7 +120,8 @@ async function prepareScenario(name, scale, config, opts) {
   const plan = planTree(spec);
   const stats = planStats(plan);
   const { sizeBytes, inodes } = imageParams(config, stats);
-  const key = createHash('sha256').update(JSON.stringify({ spec, sizeBytes, inodes, GENERATOR_VERSION })).digest('hex');
+  const fs = config.fs ?? 'ext2';
+  const key = createHash('sha256').update(JSON.stringify({ spec, sizeBytes, inodes, GENERATOR_VERSION, ...(fs !== 'ext2' && { fs }) })).digest('hex');
   const dir = join(opts.work, 'cache', `${name}-${scale}-g${GENERATOR_VERSION}-${key.slice(0, 10)}`);
   const image = join(dir, 'ext2.img');
   const metaPath = join(dir, 'meta.json');
@@ -136,12 +137,12 @@ async function prepareScenario(name, scale, config, opts) {
   log(`generating ${name} tree: ${stats.files} files, ${stats.dirs} directories, ${fmtBytes(stats.bytes)}`);
   writeTree(plan, tree, spec.seed, (done, total) => log(`generating ${name} tree: ${done}/${total} files`));
   const generateSeconds = (Date.now() - t0) / 1000;
-  log(`${name}: tree written in ${generateSeconds.toFixed(1)} s; building the ext2 image (${fmtBytes(sizeBytes)}, mke2fs -d)`);
+  log(`${name}: tree written in ${generateSeconds.toFixed(1)} s; building the ${fs} image (${fmtBytes(sizeBytes)}, mke2fs -d)`);
   const t1 = Date.now();
   const hex = createHash('sha256').update(`fsconv-bench/${name}/${scale}`).digest('hex');
   const img = await buildExt2Image({
     src: tree, out: image, sizeBytes, inodes, uuid: uuidFrom(hex), hashSeed: uuidFrom(hex.slice(32) + hex.slice(0, 32)),
-    label: `bench-${name}`.slice(0, 16), configPath: join(dir, 'mke2fs.conf'),
+    label: `bench-${name}`.slice(0, 16), configPath: join(dir, 'mke2fs.conf'), fs,
   });
   const imageSeconds = (Date.now() - t1) / 1000;
   log(`${name}: image built and e2fsck-clean in ${imageSeconds.toFixed(1)} s (${fmtBytes(img.allocatedBytes)} allocated)`);
@@ -303,7 +304,7 @@ async function measureScenario(name, scale, config, prepared, opts, runDir) {
   const s = meta.stats;
   const cr = convertReport;
   return {
-    name, scale, description: SCENARIOS[name].description, reps: opts.reps,
+    name, scale, fs: config.fs ?? 'ext2', description: SCENARIOS[name].description, reps: opts.reps,
     params: {
       files: s.files, dirs: s.dirs, symlinks: s.symlinks, entries: s.entries, bytes: s.bytes, medianFileBytes: s.medianFileBytes,
       largestFileBytes: s.largestFileBytes, maxEntriesPerDir: s.maxEntriesPerDir, maxDepth: s.maxDepth, longNames: s.longNames,

@@ -14,6 +14,8 @@ import { closeSync, ftruncateSync, openSync, rmSync, statSync, writeFileSync } f
 import { run } from './proc.mjs';
 
 export const FEATURES = 'none,sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr';
+/** ext4 as `mke2fs -t ext4` makes it on this mke2fs.conf, without metadata_csum (which fsconv does not read yet). */
+export const FEATURES_EXT4 = `${FEATURES},has_journal,extent,64bit,flex_bg,huge_file,dir_nlink,extra_isize`;
 export const BLOCK_SIZE = 4096;
 export const INODE_SIZE = 256;
 export const MKFS_TIME = 1735689600; // 2025-01-01 00:00:00 UTC
@@ -46,7 +48,7 @@ const CONFIG = `[defaults]
  * Builds `out` from the directory `src`: sizeBytes (a multiple of 4 KiB), inodes (-N). Then checks
  * it with e2fsck -fn (must be clean). Returns { imageBytes, allocatedBytes }.
  */
-export async function buildExt2Image({ src, out, sizeBytes, inodes, uuid, hashSeed, label, configPath }) {
+export async function buildExt2Image({ src, out, sizeBytes, inodes, uuid, hashSeed, label, configPath, fs = 'ext2' }) {
   writeFileSync(configPath, CONFIG);
   rmSync(out, { force: true });
   const fd = openSync(out, 'w');
@@ -54,8 +56,8 @@ export async function buildExt2Image({ src, out, sizeBytes, inodes, uuid, hashSe
   closeSync(fd);
   const env = { MKE2FS_CONFIG: configPath, E2FSPROGS_FAKE_TIME: String(MKFS_TIME), LC_ALL: 'C' };
   await run('mke2fs', [
-    '-q', '-F', '-t', 'ext2', '-b', String(BLOCK_SIZE), '-I', String(INODE_SIZE), '-N', String(inodes), '-m', '5',
-    '-O', FEATURES, '-U', uuid, '-E', `root_owner=1000:1000,hash_seed=${hashSeed},nodiscard`, '-L', label,
+    '-q', '-F', '-t', fs, '-b', String(BLOCK_SIZE), '-I', String(INODE_SIZE), '-N', String(inodes), '-m', '5',
+    '-O', fs === 'ext4' ? FEATURES_EXT4 : FEATURES, '-U', uuid, '-E', `root_owner=1000:1000,hash_seed=${hashSeed},nodiscard`, '-L', label,
     '-d', src, out, String(sizeBytes / BLOCK_SIZE),
   ], { env });
   await run('e2fsck', ['-fn', out], { env: { LC_ALL: 'C', E2FSPROGS_FAKE_TIME: String(MKFS_TIME) } });

@@ -152,7 +152,7 @@ export function scenarioTable(sc) {
   lines.push('');
   lines.push(
     `${p.files} files, ${p.dirs} directories, ${p.symlinks} symlinks, ${fmtBytes(p.bytes)} of data (median file ${fmtBytes(p.medianFileBytes)}, ` +
-      `largest ${fmtBytes(p.largestFileBytes)}, at most ${p.maxEntriesPerDir} entries per directory); ext2 image ${fmtBytes(p.imageBytes)} ` +
+      `largest ${fmtBytes(p.largestFileBytes)}, at most ${p.maxEntriesPerDir} entries per directory); ${sc.fs ?? 'ext2'} image ${fmtBytes(p.imageBytes)} ` +
       `(${fmtBytes(p.allocatedBytes)} allocated, 4 KiB blocks, ${p.inodes} inodes requested); ` +
       `converted to FAT${rep.fatBits} with ${rep.clusterSize / 1024} KiB clusters. ${sc.reps} repetition${sc.reps === 1 ? '' : 's'}, medians.`,
   );

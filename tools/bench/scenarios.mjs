@@ -21,6 +21,17 @@ export const SCENARIOS = {
       tree: { kind: 'home', seed: 'home-small', files: 1500, dirs: 100, maxDepth: 7, symlinks: 20, totalBytes: 40 * MiB, medianBytes: 4 * KiB, capBytes: 8 * MiB, perDir: 2000 },
     },
   },
+  home4: {
+    description: 'the home tree on ext4 as mke2fs makes it without metadata_csum (journal, extents, flex_bg, 64bit, huge_file, dir_nlink, extra_isize)',
+    full: {
+      fs: 'ext4',
+      tree: { kind: 'home', seed: 'home', files: 40000, dirs: 2500, maxDepth: 7, symlinks: 300, totalBytes: 1.5 * GiB, medianBytes: 4 * KiB, capBytes: 200 * MiB, perDir: 2000 },
+    },
+    small: {
+      fs: 'ext4',
+      tree: { kind: 'home', seed: 'home-small', files: 1500, dirs: 100, maxDepth: 7, symlinks: 20, totalBytes: 40 * MiB, medianBytes: 4 * KiB, capBytes: 8 * MiB, perDir: 2000 },
+    },
+  },
   smallfiles: {
     description: 'many small files: uniform 0–8 KiB, 750 per directory, two levels',
     full: { tree: { kind: 'smallfiles', seed: 'smallfiles', files: 300000, perDir: 750, maxFileBytes: 8 * KiB } },
