@@ -3,7 +3,8 @@
 // mount read-write): a large random file written, synced and deleted, then files fallocated over
 // its blocks (unwritten extents over stale data), a file fallocated beyond its size, a file
 // partly written inside its fallocated range, a file fragmented into an indexed extent tree,
-// `cp -a` of the small tree (symlinks, hard link, FIFO, device, sparse file), deletions. Then
+// `cp -a` of the small tree (symlinks, hard link, FIFO, device, sparse file), deletions, xattrs
+// (setfattr: one in the inode, one in a block). Then
 // e2fsck -fn is clean, `ls --json` equals the kernel's view on every field, every file's bytes
 // read by the reader equal the kernel's (zeros where unwritten, although stale bytes lie under
 // them), and the in-place conversion passes every FAT check. Damaged extent trees are refused in
@@ -81,6 +82,10 @@ function usedImage(name: string, blockSize: number, mkfs: readonly string[] = EX
     buildSmallTree(tree);
     run('cp', ['-a', tree, join(mnt, 'copied')]);
     rmSync(join(mnt, 'copied', 'empty'));
+    // Extended attributes through the kernel: a small one (in the inode) and one larger than the
+    // inode's room (in an attribute block).
+    run('setfattr', ['-n', 'user.note', '-v', 'kept on FAT', join(mnt, 'copied', 'hello.txt')]);
+    run('setfattr', ['-n', 'user.big', '-v', `0x${noise(`${name}/xattr`, 600).toString('hex')}`, join(mnt, 'fragmented')]);
     run('sync', []);
   } finally {
     unmount(mnt);
@@ -109,7 +114,13 @@ describe('ext4 extents, used through the kernel', () => {
       const ref = kernelView(img);
       const ls = await fsconv(['ls', '--json', img], BIG);
       expect(ls.status, ls.stderr).toBe(0);
-      expect(sortEntries(parseLsJsonLines(ls.stdout))).toEqual(ref.entries);
+      const ours = sortEntries(parseLsJsonLines(ls.stdout));
+      // The kernel view has no xattrs: they are compared with getfattr's, through the same mount's kernel, below.
+      expect(ours.map(({ xattrs: _x, ...e }) => e)).toEqual(ref.entries);
+      const xattrsOf = (p: string) => ours.find((e) => e.path === p)?.xattrs;
+      expect(xattrsOf('/copied/hello.txt')).toEqual({ 'user.note': Buffer.from('kept on FAT').toString('base64') });
+      expect(xattrsOf('/fragmented')).toEqual({ 'user.big': noise(`${tag}/xattr`, 600).toString('base64') });
+      expect(ours.filter((e) => e.xattrs !== undefined).map((e) => e.path).sort()).toEqual(['/copied/hello.txt', '/copied/sub/hello-again.txt', '/fragmented']); // the hard link shares its inode
 
       // Bytes through the reader; the tree really has unwritten extents over stale bytes, and an index level.
       const dev = Device.open(img);
