@@ -172,6 +172,22 @@ describe('ext4 extents, used through the kernel', () => {
     }, 300_000);
   }
 
+  it("mke2fs's default ext4 (metadata_csum) is refused in one line with advice that works", async () => {
+    const img = join(work, 'default-ext4.img');
+    run('mke2fs', ['-q', '-t', 'ext4', '-F', img, '32M'], { env: { ...process.env, LC_ALL: 'C' } });
+    const before = sha256File(img);
+    const line = expectOneLineRefusal(await fsconv(['--from', 'ext4', '--to', 'vfat+rights', img, '--yes', '-q'], BIG));
+    expect(line).toMatch(/features not supported: metadata_csum .*'e2fsck -f DEVICE' then 'tune2fs -O \^metadata_csum,\^uninit_bg DEVICE'/);
+    expect(sha256File(img)).toBe(before);
+    // Following the advice: the filesystem is then read, and e2fsck finds it clean.
+    run('e2fsck', ['-f', '-y', img], { okStatus: [0, 1] });
+    run('tune2fs', ['-O', '^metadata_csum,^uninit_bg', img]);
+    expect(e2fsckCheck(img).status).toBe(0);
+    const info = await fsconv(['info', '--json', img], BIG);
+    expect(info.status, info.stderr).toBe(0);
+    expect((JSON.parse(info.stdout) as { type: string }).type).toBe('ext4');
+  }, 120_000);
+
   it('a damaged extent tree is refused in one line, as e2fsck -fn complains, and nothing is written', async () => {
     const img = usedImage('damaged', 1024);
     const cases: Array<{ name: string; sif: string[]; message: RegExp }> = [

@@ -131,6 +131,21 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
   return sb;
 }
 
+/**
+ * What a user can do about a refused feature, where there is something: the features a drive of
+ * today most likely has first. One clause each, joined into the one-line refusal.
+ */
+const FEATURE_ADVICE: Readonly<Record<string, string>> = {
+  metadata_csum: "metadata_csum is not read yet: 'e2fsck -f DEVICE' then 'tune2fs -O ^metadata_csum,^uninit_bg DEVICE' turns it off, and fsconv reads the filesystem",
+  gdt_csum: "gdt_csum/uninit_bg is not read yet: 'e2fsck -f DEVICE' then 'tune2fs -O ^uninit_bg DEVICE' turns it off",
+  bigalloc: 'bigalloc allocates clusters of several blocks, which fsconv does not map: copy the files to a FAT volume instead',
+  encrypt: 'encrypt: directories encrypted with fscrypt hold ciphertext names and data; unlock them and copy the files instead',
+  verity: 'verity: fs-verity files carry Merkle trees FAT cannot keep; copy the files instead',
+  casefold: 'casefold: case-insensitive directories are not mapped yet; copy the files instead',
+  mmp: "mmp: multi-mount protection says another system may use this volume; make sure none does, then 'tune2fs -O ^mmp DEVICE'",
+  inline_data: 'inline_data: small files and directories inside their inodes are not read yet; copy the files instead',
+};
+
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
 
 /**
@@ -151,7 +166,9 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
   }
   const refused = unsupportedFeatures(sb);
   if (refused.length > 0) {
-    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, huge_file, dir_nlink and extra_isize)`);
+    const advice = refused.map((f) => FEATURE_ADVICE[f]).filter((a): a is string => a !== undefined);
+    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, huge_file, dir_nlink and extra_isize)` +
+      (advice.length > 0 ? `; ${advice.join('; ')}` : ''));
   }
   if ((sb.incompat & 0x80) !== 0 && (sb.descriptorSize < 64 || sb.descriptorSize > 1024 || !isPowerOfTwo(sb.descriptorSize))) {
     throw corrupt(`superblock: group descriptor size ${sb.descriptorSize} is not a power of two from 64 to 1024 (64bit)`);

@@ -141,6 +141,10 @@ describe('superblock', () => {
     new DataView(b.buffer).setUint32(0x60, 0x40 | 0x200 | 0x2, true);
     expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).not.toThrow();
     expect(unsupportedFeatures({ compat: 0, incompat: 0, roCompat: 0x400 })).toEqual(['metadata_csum']);
+    // With advice where there is some: ext4's default metadata_csum can be turned off by tune2fs.
+    new DataView(b.buffer).setUint32(0x60, 0x2, true);
+    new DataView(b.buffer).setUint32(0x64, 0x400, true);
+    expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).toThrowError(/features not supported: metadata_csum .*; metadata_csum is not read yet: 'e2fsck -f DEVICE' then 'tune2fs -O \^metadata_csum,\^uninit_bg DEVICE'/);
   });
   it('refuses zero blocks per group instead of dividing by it', () => {
     const b = goodSuperblock();
