@@ -7,7 +7,7 @@
  * (versions 1 and 2) had this same content in their own layout; they are read here too.
  */
 import {
-  FsconvError, crc32,
+  FINGERPRINT_LIMIT, FsconvError, RecordReader, RecordWriter, crc32, decodeFingerprint,
   type CommitProgram, type CommitWrite, type ExportMeasure, type ExportedDirectory, type GeometryCandidate, type InPlaceExporter,
   type InPlaceSource, type LaidOut, type LegacyJournal, type SourceFingerprint, type SourceNode, type TargetGeometry, type ByteSource,
 } from '@fsconv/base';
@@ -230,39 +230,7 @@ class PayloadError extends FsconvError<'fat-payload'> {
   }
 }
 
-class Writer {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
-  u8(v: number): void { this.raw(Uint8Array.of(v)); }
-  u16(v: number): void { const b = new Uint8Array(2); new DataView(b.buffer).setUint16(0, v, true); this.raw(b); }
-  u32(v: number): void { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v >>> 0, true); this.raw(b); }
-  bytes(b: Uint8Array): void { this.u32(b.length); this.raw(b); }
-  raw(b: Uint8Array): void { this.parts.push(b); this.length += b.length; }
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
-    return out;
-  }
-}
-
-class Reader {
-  private o: number;
-  private readonly v: DataView;
-  constructor(private readonly b: Uint8Array, at = 0) { this.v = new DataView(b.buffer, b.byteOffset, b.byteLength); this.o = at; }
-  private need(n: number): void { if (this.o + n > this.b.length) throw new PayloadError(`the in-place journal is truncated at byte ${this.o}`); }
-  u8(): number { this.need(1); return this.b[this.o++]!; }
-  u16(): number { this.need(2); const x = this.v.getUint16(this.o, true); this.o += 2; return x; }
-  u32(): number { this.need(4); const x = this.v.getUint32(this.o, true); this.o += 4; return x; }
-  u64(): number { const lo = this.u32(); return lo + this.u32() * 2 ** 32; }
-  raw(n: number): Uint8Array { this.need(n); const x = this.b.slice(this.o, this.o + n); this.o += n; return x; }
-  bytes(max: number, what: string): Uint8Array {
-    const n = this.u32();
-    if (n > max) throw new PayloadError(`the in-place journal's ${what} is ${n} bytes, more than the ${max} its geometry allows`);
-    return this.raw(n);
-  }
-  get offset(): number { return this.o; }
-}
+const failPayload = (message: string): Error => new PayloadError(message);
 
 /** The geometry's fields, as the payload (and the journals of versions 1 and 2) record them. */
 const GEOMETRY_BYTES = 1 + 2 + 1 + 4 * 7;
@@ -270,12 +238,12 @@ const PAYLOAD_HEAD_BYTES = GEOMETRY_BYTES;
 /** `next` value marking a run of bad clusters. */
 const BAD_NEXT = 0xffffffff;
 
-function writeGeometry(w: Writer, g: Geometry): void {
+function writeGeometry(w: RecordWriter, g: Geometry): void {
   w.u8(g.fatBits); w.u16(g.bytesPerSector); w.u8(g.sectorsPerCluster); w.u32(g.reservedSectors); w.u32(g.fatSectors);
   w.u32(g.rootEntries); w.u32(g.rootDirSectors); w.u32(g.totalSectors); w.u32(g.dataStartSector); w.u32(g.clusterCount);
 }
 
-function writeRuns(w: Writer, runs: readonly ClusterRun[]): void {
+function writeRuns(w: RecordWriter, runs: readonly ClusterRun[]): void {
   w.u32(runs.length);
   // The runs in one piece (one run per file or more: a value at a time would allocate per value).
   const runBytes = new Uint8Array(runs.length * 12);
@@ -289,7 +257,7 @@ function writeRuns(w: Writer, runs: readonly ClusterRun[]): void {
 }
 
 export function encodePayload(p: FatPayload): Uint8Array {
-  const w = new Writer();
+  const w = new RecordWriter();
   writeGeometry(w, p.geometry);
   w.bytes(p.bootSector);
   w.bytes(p.fsInfo);
@@ -312,7 +280,7 @@ const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
  */
 function decodeGeometry(bytes: Uint8Array, at: number, fsBytes: number): { geometry: Geometry; maxPayloadBytes: number } {
   if (bytes.length < at + GEOMETRY_BYTES) throw new PayloadError('the in-place journal is truncated');
-  const r = new Reader(bytes, at);
+  const r = new RecordReader(bytes, failPayload, at);
   const fatBits = r.u8();
   const bytesPerSector = r.u16();
   const sectorsPerCluster = r.u8();
@@ -336,7 +304,7 @@ function decodeGeometry(bytes: Uint8Array, at: number, fsBytes: number): { geome
 }
 
 /** The boot sector, FSInfo, root and runs after the geometry, each checked against it. */
-function readFatParts(r: Reader, g: Geometry): Omit<FatPayload, 'geometry' | 'runs'> {
+function readFatParts(r: RecordReader, g: Geometry): Omit<FatPayload, 'geometry' | 'runs'> {
   const bootSector = r.bytes(g.bytesPerSector, 'boot sector');
   const fsInfo = r.bytes(g.bytesPerSector, 'FSInfo sector');
   const rootDirectory = r.bytes(g.rootDirSectors * g.bytesPerSector, 'root directory');
@@ -345,7 +313,7 @@ function readFatParts(r: Reader, g: Geometry): Omit<FatPayload, 'geometry' | 'ru
   return { bootSector, fsInfo, rootDirectory };
 }
 
-function readRuns(r: Reader, g: Geometry, available: number): ClusterRun[] {
+function readRuns(r: RecordReader, g: Geometry, available: number): ClusterRun[] {
   const count = r.u32();
   if (count > g.clusterCount || count * 12 > available) throw new PayloadError(`the in-place journal lists ${count} runs, more than it holds or its ${g.clusterCount} clusters allow (damaged)`);
   const runs: ClusterRun[] = [];
@@ -368,7 +336,7 @@ function readRuns(r: Reader, g: Geometry, available: number): ClusterRun[] {
 export function decodePayload(bytes: Uint8Array, fsBytes: number): FatPayload {
   const { geometry: g, maxPayloadBytes } = decodeGeometry(bytes, 0, fsBytes);
   if (bytes.length > maxPayloadBytes) throw new PayloadError(`the in-place journal's payload is ${bytes.length} bytes, more than its geometry allows (damaged)`);
-  const r = new Reader(bytes, GEOMETRY_BYTES);
+  const r = new RecordReader(bytes, failPayload, GEOMETRY_BYTES);
   const parts = readFatParts(r, g);
   const runs = readRuns(r, g, bytes.length - r.offset - 4);
   if (r.offset !== bytes.length) throw new PayloadError('the in-place journal\'s payload has trailing bytes (damaged)');
@@ -432,7 +400,6 @@ function verifyFat(device: ByteSource): number {
 // Journals of versions 1 and 2: magic, version, the geometry, boot sector, FSInfo, root, then (2
 // only) the fingerprint, the slice offset and the writes outside, then the runs and a CRC-32.
 const LEGACY_HEAD_BYTES = 16 + 4;
-const FINGERPRINT_LIMIT = 4096;
 const OUTSIDE_WRITES_MAX = 8;
 const OUTSIDE_WRITE_BYTES_MAX = 4096;
 
@@ -440,8 +407,6 @@ function legacyJournalLimit(head: Uint8Array, fsBytes: number): number {
   const { maxPayloadBytes } = decodeGeometry(head, LEGACY_HEAD_BYTES, fsBytes);
   return LEGACY_HEAD_BYTES + maxPayloadBytes + (4 + FINGERPRINT_LIMIT) + 12 + OUTSIDE_WRITES_MAX * (12 + OUTSIDE_WRITE_BYTES_MAX) + 4;
 }
-
-const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeLegacyJournal(bytes: Uint8Array, fsBytes: number): LegacyJournal {
   const version = new DataView(bytes.buffer, bytes.byteOffset + 16, 4).getUint32(0, true);
@@ -451,13 +416,13 @@ function decodeLegacyJournal(bytes: Uint8Array, fsBytes: number): LegacyJournal 
     throw new PayloadError('the in-place journal\'s checksum does not match (the journal is damaged)');
   }
   const { geometry: g } = decodeGeometry(body, LEGACY_HEAD_BYTES, fsBytes);
-  const r = new Reader(body, LEGACY_HEAD_BYTES + GEOMETRY_BYTES);
+  const r = new RecordReader(body, failPayload, LEGACY_HEAD_BYTES + GEOMETRY_BYTES);
   const parts = readFatParts(r, g);
   let fingerprint: SourceFingerprint = [];
   let sliceOffset = 0;
   const outsideWrites: CommitWrite[] = [];
   if (version !== 1) {
-    fingerprint = decodeFingerprint(r.bytes(FINGERPRINT_LIMIT, 'source fingerprint'));
+    fingerprint = decodeFingerprint(r.bytes(FINGERPRINT_LIMIT, 'source fingerprint'), failPayload);
     sliceOffset = r.u64();
     const n = r.u32();
     if (n > OUTSIDE_WRITES_MAX) throw new PayloadError(`the in-place journal lists ${n} writes outside the filesystem, more than the ${OUTSIDE_WRITES_MAX} a conversion makes (damaged)`);
@@ -469,21 +434,4 @@ function decodeLegacyJournal(bytes: Uint8Array, fsBytes: number): LegacyJournal 
   const runs = readRuns(r, g, body.length - r.offset - 4);
   if (r.offset !== body.length) throw new PayloadError('the in-place journal has trailing bytes (damaged)');
   return { version, fingerprint, sliceOffset, outsideWrites, payload: encodePayload({ geometry: g, ...parts, runs }) };
-}
-
-function decodeFingerprint(bytes: Uint8Array): SourceFingerprint {
-  let s: string;
-  try {
-    s = fromUtf8.decode(bytes);
-  } catch {
-    throw new PayloadError('the in-place journal\'s source fingerprint is not text (damaged)');
-  }
-  const out: Array<[string, string]> = [];
-  for (const line of s.split('\n')) {
-    if (line === '') continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new PayloadError('the in-place journal\'s source fingerprint is malformed (damaged)');
-    out.push([line.slice(0, eq), line.slice(eq + 1)]);
-  }
-  return out;
 }

@@ -1,4 +1,6 @@
-import { crc32, FsconvError, type CommitProgram, type CommitWrite, type InPlaceExporter, type SourceFingerprint } from '@fsconv/base';
+import {
+  FINGERPRINT_LIMIT, RecordReader, RecordWriter, crc32, decodeFingerprint as decodeFingerprintText, encodeFingerprint, FsconvError, type CommitProgram, type CommitWrite, type InPlaceExporter, type SourceFingerprint,
+} from '@fsconv/base';
 
 /**
  * The on-device journal of an in-place conversion: everything the commit needs once the source's
@@ -56,8 +58,6 @@ export const COMMIT_MARKER_OFFSET = 1024;
 export const FINAL_MARKER_OFFSET = 0;
 /** Where version 1 kept its marker (sector 1, which ext2 never uses). */
 export const LEGACY_MARKER_OFFSET = 512;
-/** The fingerprint's text is small; a larger one is damage. */
-const FINGERPRINT_LIMIT = 4096;
 /** An exporter's name is short. */
 const EXPORTER_NAME_LIMIT = 32;
 /** Bytes before the payload at most: magic, version, name, fingerprint, slice offset, outside writes, payload length. */
@@ -72,75 +72,19 @@ export class JournalError extends FsconvError<'journal'> {
   }
 }
 
-class Writer {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
-  u8(v: number): void { this.raw(Uint8Array.of(v)); }
-  u16(v: number): void { const b = new Uint8Array(2); new DataView(b.buffer).setUint16(0, v, true); this.raw(b); }
-  u32(v: number): void { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v >>> 0, true); this.raw(b); }
-  u64(v: number): void { this.u32(v % 2 ** 32); this.u32(Math.floor(v / 2 ** 32)); }
-  bytes(b: Uint8Array): void { this.u32(b.length); this.raw(b); }
-  raw(b: Uint8Array): void { this.parts.push(b); this.length += b.length; }
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
-    return out;
-  }
-}
-
-class Reader {
-  private o = 0;
-  private readonly v: DataView;
-  constructor(private readonly b: Uint8Array) { this.v = new DataView(b.buffer, b.byteOffset, b.byteLength); }
-  private need(n: number): void { if (this.o + n > this.b.length) throw new JournalError(`the in-place journal is truncated at byte ${this.o}`); }
-  u8(): number { this.need(1); return this.b[this.o++]!; }
-  u16(): number { this.need(2); const x = this.v.getUint16(this.o, true); this.o += 2; return x; }
-  u32(): number { this.need(4); const x = this.v.getUint32(this.o, true); this.o += 4; return x; }
-  u64(): number { const lo = this.u32(); return lo + this.u32() * 2 ** 32; }
-  raw(n: number): Uint8Array { this.need(n); const x = this.b.slice(this.o, this.o + n); this.o += n; return x; }
-  bytes(max: number, what: string): Uint8Array {
-    const n = this.u32();
-    if (n > max) throw new JournalError(`the in-place journal's ${what} is ${n} bytes, more than the ${max} its geometry allows`);
-    return this.raw(n);
-  }
-  get offset(): number { return this.o; }
-}
-
 const text = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-function encodeFingerprint(f: SourceFingerprint): Uint8Array {
-  for (const [k, v] of f) if (/[=\n]/.test(k) || /\n/.test(v)) throw new Error(`fingerprint field '${k}' cannot be encoded (internal)`);
-  const bytes = utf8.encode(f.map(([k, v]) => `${k}=${v}\n`).join(''));
-  if (bytes.length > FINGERPRINT_LIMIT) throw new Error(`the source fingerprint takes ${bytes.length} bytes (internal)`);
-  return bytes;
-}
-
-function decodeFingerprint(bytes: Uint8Array): SourceFingerprint {
-  let s: string;
-  try {
-    s = fromUtf8.decode(bytes);
-  } catch {
-    throw new JournalError('the in-place journal\'s source fingerprint is not text (damaged)');
-  }
-  const out: Array<[string, string]> = [];
-  for (const line of s.split('\n')) {
-    if (line === '') continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new JournalError('the in-place journal\'s source fingerprint is malformed (damaged)');
-    out.push([line.slice(0, eq), line.slice(eq + 1)]);
-  }
-  return out;
-}
+const failJournal = (message: string): Error => new JournalError(message);
+const decodeFingerprint = (bytes: Uint8Array): SourceFingerprint => decodeFingerprintText(bytes, failJournal);
 
 /** The journal's bytes: the generic head, the exporter's payload, a CRC-32 of everything before it. */
 export function encodeJournal(j: Omit<JournalContent, 'version'>): Uint8Array {
   const name = utf8.encode(j.exporter);
   if (name.length === 0 || name.length > EXPORTER_NAME_LIMIT) throw new Error(`exporter name '${j.exporter}' cannot be recorded (internal)`);
-  const w = new Writer();
+  const w = new RecordWriter();
   w.raw(text(JOURNAL_MAGIC));
   w.u32(JOURNAL_VERSION);
   w.u8(name.length);
@@ -203,7 +147,7 @@ export function journalLimit(head: Uint8Array, fsBytes: number, exporters: Expor
       throw e;
     }
   }
-  const r = new Reader(head);
+  const r = new RecordReader(head, failJournal);
   r.raw(20);
   const name = readName(r);
   const exporter = exporters.byName(name);
@@ -230,7 +174,7 @@ export function journalLimit(head: Uint8Array, fsBytes: number, exporters: Expor
 /** How many bytes of a journal `journalLimit` needs to see at most (the largest head, and a payload head of up to 4 KiB). */
 export const JOURNAL_HEAD_READ = HEAD_LIMIT + 4096;
 
-function readName(r: Reader): string {
+function readName(r: RecordReader): string {
   const n = r.u8();
   if (n === 0 || n > EXPORTER_NAME_LIMIT) throw new JournalError(`the in-place journal's exporter name is ${n} bytes (damaged)`);
   const name = r.raw(n);
@@ -261,7 +205,7 @@ export function decodeJournal(bytes: Uint8Array, fsBytes: number, exporters: Exp
     checkOutsideWrites(l.outsideWrites, l.sliceOffset, fsBytes);
     return { version, exporter: legacy.name, fingerprint: l.fingerprint, sliceOffset: l.sliceOffset, outsideWrites: l.outsideWrites, payload: l.payload };
   }
-  const r = new Reader(body);
+  const r = new RecordReader(body, failJournal);
   r.raw(20);
   const exporter = readName(r);
   const fingerprint = decodeFingerprint(r.bytes(FINGERPRINT_LIMIT, 'source fingerprint'));
@@ -313,7 +257,7 @@ export interface JournalMarker {
  * the ext2 superblock keeps its magic when the marker lies at 1024), stays zero.
  */
 export function encodeMarker(m: JournalMarker): Uint8Array {
-  const w = new Writer();
+  const w = new RecordWriter();
   w.raw(text(MARKER_MAGIC));
   w.u32(m.version);
   w.u64(m.journalOffset);
@@ -333,7 +277,7 @@ export const hasMarkerMagic = (sector: Uint8Array): boolean => sector.length >= 
 /** The marker in a sector; null when the sector holds none; a JournalError when it holds a damaged one. */
 export function decodeMarker(sector: Uint8Array): JournalMarker | null {
   if (sector.length < 48 || !hasMarkerMagic(sector)) return null;
-  const r = new Reader(sector.subarray(0, 44));
+  const r = new RecordReader(sector.subarray(0, 44), failJournal);
   r.raw(16);
   const version = r.u32();
   const journalOffset = r.u64();
