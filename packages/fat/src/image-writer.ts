@@ -139,7 +139,8 @@ export function measureForFat(tree: SourceTree, opts: FatBuildOptions): FatMeasu
   };
 }
 
-function namingOptions(tree: SourceTree, opts: FatBuildOptions): NamingOptions {
+/** How a source's names and label become FAT's (the new-image writer and the in-place exporter alike). */
+export function namingOptions(tree: SourceTree, opts: Pick<FatBuildOptions, 'target' | 'codepage' | 'sourceCharset' | 'label'>): NamingOptions {
   return {
     target: opts.target,
     codepage: opts.codepage ?? 'cp437',

@@ -14,24 +14,16 @@ import {
 import { encodeBootSector, encodeFsInfo, standardBootFields } from './boot-sector.js';
 import { DIRENT_SIZE, type FatBits } from './constants.js';
 import { encodeDirectory, storedSize, type DirectoryPlacement as FatPlacement } from './directory-encode.js';
-import { directoryBytes, isSpecial, layoutDirectory, type FatTarget, type NamingOptions } from './directory-layout.js';
+import { directoryBytes, isSpecial, layoutDirectory, type NamingOptions } from './directory-layout.js';
 import { streamFat, type ClusterRun } from './fat-table.js';
 import { parseTimeZone } from './fat-time.js';
 import { FatVolume } from './fat-volume.js';
-import { planGeometry, type Candidate, type Geometry, type GeometryOptions } from './geometry.js';
-import { fatLabel, measureForFat, type FatMeasure } from './image-writer.js';
+import { planGeometry, type Candidate, type Geometry } from './geometry.js';
+import { measureForFat, namingOptions, type FatBuildOptions, type FatMeasure } from './image-writer.js';
 import { mkfsFatChoice } from './mkfs-choice.js';
 
-export interface FatInPlaceOptions extends GeometryOptions {
-  target: FatTarget;
-  label?: string | null;
-  volumeId?: number;
-  codepage?: string;
-  sourceCharset?: string;
-  /** 'local', 'UTC' or ±HH:MM (see fat-time.ts). */
-  tz?: string;
-  progress?: (phase: string, done: number, total: number) => void;
-}
+/** The new-image options but the image's own (its size is the source's; the device keeps its layout). */
+export type FatInPlaceOptions = Omit<FatBuildOptions, 'sizeBytes' | 'partitionTable'>;
 
 /** One FAT geometry as the orchestrator sees it, with the FAT details reports show. */
 export interface FatTargetGeometry extends TargetGeometry {
@@ -82,10 +74,7 @@ function measureInPlace(src: InPlaceSource, sliceOffset: number, opts: FatInPlac
   const bs = src.blockSize;
   const fsBytes = src.blockCount * bs;
   const measure = measureForFat(src, { ...opts, sizeBytes: fsBytes });
-  const naming: NamingOptions = {
-    target: opts.target, codepage: opts.codepage ?? 'cp437', sourceCharset: opts.sourceCharset ?? 'utf-8',
-    label: opts.label !== undefined ? fatLabel(opts.label) : fatLabel(src.label),
-  };
+  const naming = namingOptions(src, opts);
   const gp = planGeometry(fsBytes, measure.demand, { ...opts, alignDataTo: bs, minReservedSectors: Math.max(MIN_RESERVED, opts.minReservedSectors ?? 0) });
   const order: Candidate[] = [];
   if (gp.chosen) order.push(gp.chosen);
