@@ -111,9 +111,9 @@ const cases: LyingCase[] = [
     message: /group 0: is marked uninitialised \(flags 0x1\) on a filesystem without gdt_csum or metadata_csum/,
   },
   {
-    name: 'an unsupported feature (metadata_csum)',
-    corrupt: (img) => debugfsWrite(img, 'feature metadata_csum'),
-    message: /features not supported: metadata_csum/,
+    name: 'an unsupported feature (encrypt)',
+    corrupt: (img) => debugfsWrite(img, 'feature encrypt'),
+    message: /features not supported: encrypt/,
   },
   {
     name: 'an image truncated to half its size',

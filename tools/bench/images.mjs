@@ -14,8 +14,8 @@ import { closeSync, ftruncateSync, openSync, rmSync, statSync, writeFileSync } f
 import { run } from './proc.mjs';
 
 export const FEATURES = 'none,sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr';
-/** ext4 as `mke2fs -t ext4` makes it on this mke2fs.conf, without metadata_csum (which fsconv does not read yet). */
-export const FEATURES_EXT4 = `${FEATURES},has_journal,extent,64bit,flex_bg,huge_file,dir_nlink,extra_isize`;
+/** ext4 as `mke2fs -t ext4` makes it on this mke2fs.conf (metadata_csum included). */
+export const FEATURES_EXT4 = `${FEATURES},has_journal,extent,64bit,flex_bg,huge_file,dir_nlink,extra_isize,metadata_csum`;
 export const BLOCK_SIZE = 4096;
 export const INODE_SIZE = 256;
 export const MKFS_TIME = 1735689600; // 2025-01-01 00:00:00 UTC

@@ -22,7 +22,7 @@ export const SCENARIOS = {
     },
   },
   home4: {
-    description: 'the home tree on ext4 as mke2fs makes it without metadata_csum (journal, extents, flex_bg, 64bit, huge_file, dir_nlink, extra_isize)',
+    description: 'the home tree on ext4 as mke2fs makes it (journal, extents, flex_bg, 64bit, huge_file, dir_nlink, extra_isize, metadata_csum)',
     full: {
       fs: 'ext4',
       tree: { kind: 'home', seed: 'home', files: 40000, dirs: 2500, maxDepth: 7, symlinks: 300, totalBytes: 1.5 * GiB, medianBytes: 4 * KiB, capBytes: 200 * MiB, perDir: 2000 },

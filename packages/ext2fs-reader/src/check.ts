@@ -17,6 +17,7 @@ import { CREATOR_OS_HURD } from './superblock.js';
 import type { Ext2Volume } from './volume.js';
 import { walkTree } from './walk.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
+import { inodeChecksumMatches, xattrBlockChecksumMatches } from './checksums.js';
 
 /** Cluster sizes FAT can use; `info` reports what the data would take rounded to each. */
 export const CLUSTER_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536] as const;
@@ -180,13 +181,28 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     if (!groupChecksums && (groups.flags[g]! & BG_INODE_UNINIT) !== 0) {
       throw corrupt(`is marked uninitialised (flags 0x${groups.flags[g]!.toString(16)}) on a filesystem without gdt_csum or metadata_csum`, { group: g });
     }
-    vol.readBlocksInto(ibitmap, groups.inodeBitmap[g]!);
+    vol.readInodeBitmap(g, ibitmap);
     // The bits past the last inode of the group must be set (e2fsck: padding at end of inode bitmap).
     for (let i = sb.inodesPerGroup; i < 8 * bs; i++) {
       if (!bitIsSet(ibitmap, i)) throw corrupt('padding at the end of the inode bitmap is not set', { group: g });
     }
-    vol.readBlocksInto(table, groups.inodeTable[g]!);
-    for (let i = 0; i < sb.inodesPerGroup; i++) {
+    // With group checksums, an INODE_UNINIT group has no inode in use and its table is not read (it
+    // was never written: garbage on a real drive), and the last itable_unused inodes of any group were
+    // never used: only the table before them is read, and none of them may be marked in use.
+    const unused = groups.itableUnused[g]!;
+    if (vol.groupChecksums && unused > sb.inodesPerGroup) {
+      throw corrupt(`says ${unused} inodes are unused at the end of its table, more than its ${sb.inodesPerGroup}`, { group: g });
+    }
+    const initialised = !vol.groupChecksums ? sb.inodesPerGroup
+      : (groups.flags[g]! & BG_INODE_UNINIT) !== 0 ? 0 : sb.inodesPerGroup - unused;
+    for (let i = initialised; i < sb.inodesPerGroup; i++) {
+      if (bitIsSet(ibitmap, i)) {
+        throw corrupt(`is marked in use but lies in its group's unused inode area (${(groups.flags[g]! & BG_INODE_UNINIT) !== 0 ? 'INODE_UNINIT' : `the last ${unused} inodes`})`, { inode: g * sb.inodesPerGroup + i + 1 });
+      }
+    }
+    const tableBlocks = Math.ceil((initialised * sb.inodeSize) / bs);
+    if (tableBlocks > 0) vol.readBlocksInto(table.subarray(0, tableBlocks * bs), groups.inodeTable[g]!);
+    for (let i = 0; i < initialised; i++) {
       const ino = g * sb.inodesPerGroup + i + 1;
       const at = i * sb.inodeSize;
       const reserved = ino < sb.firstIno;
@@ -198,6 +214,9 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
         );
       }
       if (!inUse) continue;
+      if (vol.metadataCsum && !inodeChecksumMatches(vol.checksumSeed, ino, table.subarray(at, at + sb.inodeSize), sb.inodeSize)) {
+        throw corrupt('inode checksum does not match its contents', { inode: ino });
+      }
       perGroupUsedInodes[g]!++;
       const inode = decodeInode(table.subarray(at, at + sb.inodeSize), ino, sb.inodeSize);
       if (reserved && ino !== ROOT_INO) {
@@ -220,7 +239,11 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const namesOfBlock = new Map<number, Set<string>>(eaInBoth.map((x) => [x.block, new Set<string>()]));
   for (const [block, refs] of eaRefs) {
     const where = { inode: eaFirstUser.get(block)!, block };
-    const { header, xattrs } = decodeXattrBlock(vol.readBlock(block), where);
+    const bytes = vol.readBlock(block);
+    if (vol.metadataCsum && !xattrBlockChecksumMatches(vol.checksumSeed, block, bytes)) {
+      throw corrupt('extended attribute block checksum does not match its contents', where);
+    }
+    const { header, xattrs } = decodeXattrBlock(bytes, where);
     if (header.refcount !== refs) {
       throw corrupt(`extended attribute block has reference count ${header.refcount}, but ${refs} inodes use it`, where);
     }
@@ -238,7 +261,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   let freeTotal = 0;
   const bitmap = new Uint8Array(bs);
   for (let g = 0; g < sb.groupCount; g++) {
-    vol.readBlocksInto(bitmap, groups.blockBitmap[g]!);
+    vol.readBlockBitmap(g, bitmap);
     const start = layout.groupStart(g);
     const n = layout.groupEnd(g) - start;
     const base = g * sb.blocksPerGroup; // bit index of this group's first block in `claimed`
@@ -301,17 +324,23 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
           throw corrupt('has the htree index flag on a filesystem without dir_index', { inode: ino, path });
         }
         const blockCount = inode.size / bs;
+        const seed = vol.inodeChecksumSeed(inode);
         checkHtree({
           ino, path, blockSize: bs, blockCount,
           readBlock: (logical) => {
             let rest = logical;
             for (const e of extents) {
-              if (rest < e.length) return vol.readBlock(e.physical + rest);
+              if (rest < e.length) {
+                // Checksums first: nothing a block says is used before it is known to be what was written.
+                const block = vol.readBlock(e.physical + rest);
+                vol.verifyDirectoryBlock(block, seed, { inode: ino, path, block: e.physical + rest });
+                return block;
+              }
               rest -= e.length;
             }
             throw corrupt(`htree index refers to block #${logical} past the end of the directory`, { inode: ino, path });
           },
-          hashSeed: sb.hashSeed, defHashVersion: sb.defHashVersion, sbFlags: sb.flags, largeDir: false,
+          hashSeed: sb.hashSeed, defHashVersion: sb.defHashVersion, sbFlags: sb.flags, largeDir: false, metadataCsum: vol.metadataCsum,
         });
       }
       progress?.('directories', dirsSeen, summary.directories);
@@ -468,7 +497,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     if (vol.usesExtents(inode)) {
       if (what === 'bad') throw corrupt('the bad blocks inode has the extents flag', where);
       const isDir = (inode.mode & S_IFMT) === S_IFDIR;
-      walkExtentTree(vol, inode.blockBytes, limit, where, {
+      walkExtentTree(vol, inode.blockBytes, limit, where, vol.inodeChecksumSeed(inode), {
         extent(logical, physical, length, unwritten) {
           // A directory's blocks are read as entries: an unwritten one would be stale bytes.
           if (unwritten && isDir) throw corrupt(`directory has an unwritten extent at logical ${logical}`, where);

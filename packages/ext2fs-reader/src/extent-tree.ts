@@ -12,6 +12,7 @@
  */
 import { u16, u32 } from '@fsconv/base';
 import { corrupt, type Ext2Location } from './errors.js';
+import { extentBlockChecksumMatches } from './checksums.js';
 
 export const EXTENT_MAGIC = 0xf30a;
 /** The deepest tree ext4 builds (EXT4_MAX_EXTENT_DEPTH). */
@@ -41,10 +42,12 @@ export interface ExtentVisitor {
 
 /**
  * Walks the tree rooted in `iBlock` (the 60 bytes of i_block). Extents reaching `logicalLimit` or
- * past it are refused as lying past the end of what the inode may map.
+ * past it are refused as lying past the end of what the inode may map. With `checksumSeed` (the
+ * inode's seed under metadata_csum) every tree block's tail checksum is verified before it is used.
  */
 export function walkExtentTree(
-  ctx: ExtentTreeContext, iBlock: Uint8Array, logicalLimit: number, where: Ext2Location, visitor: ExtentVisitor,
+  ctx: ExtentTreeContext, iBlock: Uint8Array, logicalLimit: number, where: Ext2Location, checksumSeed: number | undefined,
+  visitor: ExtentVisitor,
 ): void {
   const seen = new Set<number>();
   let lastEnd = 0;
@@ -64,6 +67,9 @@ export function walkExtentTree(
     const allowed = Math.floor((room - HEADER) / ENTRY);
     if (max > allowed || max < allowed - 2) throw corrupt(`${at}: extent header gives room for ${max} entries where ${allowed} fit`, where);
     if (entries > max) throw corrupt(`${at}: extent header lists ${entries} entries, more than its ${max}`, where);
+    if (checksumSeed !== undefined && b !== iBlock && !extentBlockChecksumMatches(checksumSeed, b, max)) {
+      throw corrupt(`${at}: extent block checksum does not match its contents`, where);
+    }
     if (d > MAX_EXTENT_DEPTH) throw corrupt(`${at}: extent tree depth ${d}, more than ${MAX_EXTENT_DEPTH}`, where);
     if (depth !== null && d !== depth) throw corrupt(`${at}: extent node of depth ${d} where depth ${depth} belongs`, where);
     let previous = -1;

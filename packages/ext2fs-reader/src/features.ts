@@ -26,8 +26,9 @@ export const INCOMPAT = {
 export const ACCEPTED_COMPAT =
   COMPAT.dir_prealloc | COMPAT.imagic_inodes | COMPAT.has_journal | COMPAT.ext_attr | COMPAT.resize_inode | COMPAT.dir_index;
 export const ACCEPTED_RO_COMPAT = RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.btree_dir |
-  RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize;
-export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents | INCOMPAT['64bit'] | INCOMPAT.flex_bg;
+  RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum;
+export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents | INCOMPAT['64bit'] | INCOMPAT.flex_bg |
+  INCOMPAT.metadata_csum_seed;
 
 export interface FeatureSet {
   compat: number;

@@ -22,6 +22,11 @@ export class GroupTable {
   readonly freeInodes: Uint32Array;
   readonly usedDirs: Uint32Array;
   readonly flags: Uint16Array;
+  /** bg_itable_unused: inodes at the end of the group never used (gdt_csum/metadata_csum only). */
+  readonly itableUnused: Uint32Array;
+  /** metadata_csum: the bitmaps' stored checksums (the high halves only with 64-byte descriptors). */
+  readonly blockBitmapCsum: Uint32Array;
+  readonly inodeBitmapCsum: Uint32Array;
 
   constructor(readonly count: number) {
     this.blockBitmap = new Float64Array(count);
@@ -31,6 +36,9 @@ export class GroupTable {
     this.freeInodes = new Uint32Array(count);
     this.usedDirs = new Uint32Array(count);
     this.flags = new Uint16Array(count);
+    this.itableUnused = new Uint32Array(count);
+    this.blockBitmapCsum = new Uint32Array(count);
+    this.inodeBitmapCsum = new Uint32Array(count);
   }
 
   /** Decodes `count` descriptors of `size` bytes from the raw table (the high halves from 64 bytes on). */
@@ -48,6 +56,9 @@ export class GroupTable {
       t.freeInodes[g] = u16(bytes, o + 14) + hi16(0x2e);
       t.usedDirs[g] = u16(bytes, o + 16) + hi16(0x30);
       t.flags[g] = u16(bytes, o + 0x12);
+      t.itableUnused[g] = u16(bytes, o + 0x1c) + hi16(0x32);
+      t.blockBitmapCsum[g] = u16(bytes, o + 0x18) + hi16(0x38);
+      t.inodeBitmapCsum[g] = u16(bytes, o + 0x1a) + hi16(0x3a);
     }
     return t;
   }
@@ -101,6 +112,26 @@ export class Layout {
     fn(this.groups.blockBitmap[g]!, 1, 'block bitmap');
     fn(this.groups.inodeBitmap[g]!, 1, 'inode bitmap');
     fn(this.groups.inodeTable[g]!, this.inodeTableBlocks, 'inode table');
+  }
+
+  /**
+   * The block bitmap a BLOCK_UNINIT group stands for, as the kernel's ext4_init_block_bitmap builds
+   * it: the superblock copy and descriptor run, the group's own bitmaps and inode table where they
+   * lie inside it, and the bits past the end of the filesystem.
+   */
+  uninitialisedBlockBitmap(g: number, into: Uint8Array): void {
+    into.fill(0);
+    const start = this.groupStart(g);
+    const end = this.groupEnd(g);
+    const set = (b: number): void => {
+      if (b >= start && b < end) into[(b - start) >>> 3]! |= 1 << ((b - start) & 7);
+    };
+    const run = this.superblockRun(g);
+    for (let b = run.start; b < run.start + run.length; b++) set(b);
+    set(this.groups.blockBitmap[g]!);
+    set(this.groups.inodeBitmap[g]!);
+    for (let b = this.groups.inodeTable[g]!; b < this.groups.inodeTable[g]! + this.inodeTableBlocks; b++) set(b);
+    for (let i = end - start; i < 8 * into.length; i++) into[i >>> 3]! |= 1 << (i & 7);
   }
 
   /**

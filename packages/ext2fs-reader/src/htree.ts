@@ -38,6 +38,8 @@ export interface HtreeDirectory {
   sbFlags: number;
   /** INCOMPAT_LARGEDIR: allows a 3-level tree. */
   largeDir: boolean;
+  /** metadata_csum: every index table ends one entry early, for its dx_tail (checksums are verified by the reader). */
+  metadataCsum?: boolean;
 }
 
 /** The inode flag marking an indexed directory. */
@@ -148,7 +150,8 @@ export function checkHtree(dir: HtreeDirectory): void {
   const seed = dir.hashSeed;
 
   const info = new BlockInfo(n);
-  const nodeLimit = Math.floor((bs - NODE_TABLE_OFFSET) / DX_ENTRY_SIZE);
+  const tail = dir.metadataCsum === true ? 1 : 0;
+  const nodeLimit = Math.floor((bs - NODE_TABLE_OFFSET) / DX_ENTRY_SIZE) - tail;
 
   // ---- every block: classify, hash leaf entries, parse index tables ---------------------------
   for (let b = 0; b < n; b++) {
@@ -158,7 +161,7 @@ export function checkHtree(dir: HtreeDirectory): void {
     if (b === 0) {
       info.type[0] = TYPE_ROOT;
       info.flags[0] = (info.flags[0] ?? 0) | FLAG_FIRST | FLAG_LAST;
-      parseIndexTable(buf, b, ROOT_INFO_OFFSET + infoLength, info, n, bs, fail);
+      parseIndexTable(buf, b, ROOT_INFO_OFFSET + infoLength, info, n, bs, tail, fail);
       continue;
     }
     const firstInode = u32(buf, 0);
@@ -166,7 +169,7 @@ export function checkHtree(dir: HtreeDirectory): void {
     const firstNameLen = buf[6] ?? 0;
     if (firstInode === 0 && firstRecLen === bs && firstNameLen === 0 && u16(buf, NODE_TABLE_OFFSET) === nodeLimit) {
       info.type[b] = TYPE_NODE;
-      parseIndexTable(buf, b, NODE_TABLE_OFFSET, info, n, bs, fail);
+      parseIndexTable(buf, b, NODE_TABLE_OFFSET, info, n, bs, tail, fail);
       continue;
     }
     info.type[b] = TYPE_LEAF;
@@ -224,9 +227,11 @@ function parseIndexTable(
   info: BlockInfo,
   n: number,
   bs: number,
+  tailEntries: number,
   fail: (d: string) => Ext2Error,
 ): void {
-  const expectLimit = Math.floor((bs - off) / DX_ENTRY_SIZE);
+  // With metadata_csum the table ends one entry early: the dx_tail takes its place.
+  const expectLimit = Math.floor((bs - off) / DX_ENTRY_SIZE) - tailEntries;
   const limit = u16(buf, off);
   const count = u16(buf, off + 2);
   if (limit !== expectLimit) throw fail(`block #${b} has invalid limit (${limit})`);

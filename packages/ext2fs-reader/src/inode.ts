@@ -54,6 +54,8 @@ export interface Inode {
   faddr: number;
   /** Bytes of the fixed 128-byte inode plus i_extra_isize (128 for small inodes). */
   extraIsize: number;
+  /** i_generation (seeds the inode's metadata checksums). */
+  generation: number;
 }
 
 /**
@@ -99,6 +101,7 @@ export function decodeInode(b: Uint8Array, ino: number, inodeSize: number): Inod
     faddr: u32(b, 0x70),
     osd1: u32(b, 0x24),
     extraIsize: inodeSize > 128 ? 128 + extraIsize : 128,
+    generation: u32(b, 0x64),
   };
 }
 

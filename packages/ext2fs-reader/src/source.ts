@@ -81,11 +81,13 @@ export class Ext2Source implements InPlaceSource {
   /** The block bitmaps as one bitmap over all blocks, with the blocks before the first data block (their claims agree with every inode: the check verified that). */
   usedBlocks(): Bitmap {
     const vol = this.volume;
-    const { sb, layout, groups } = vol;
+    const { sb, layout } = vol;
     const out = new Bitmap(sb.blocksCount);
     for (let b = 0; b < vol.firstDataBlock; b++) out.set(b);
+    const bitmap = new Uint8Array(vol.blockSize);
     for (let g = 0; g < sb.groupCount; g++) {
-      const bitmap = vol.readBlocks(groups.blockBitmap[g]!, 1);
+      // An uninitialised group's bitmap is the one its flag stands for, never the stale block.
+      vol.readBlockBitmap(g, bitmap);
       const start = layout.groupStart(g);
       const n = layout.groupEnd(g) - start;
       for (let i = 0; i < n; i++) if ((bitmap[i >>> 3]! >>> (i & 7)) & 1) out.set(start + i);
@@ -137,9 +139,9 @@ export function ext2Fingerprint(volume: Ext2Volume): SourceFingerprint {
   const digest = createHash('sha256');
   const block = new Uint8Array(volume.blockSize);
   for (let g = 0; g < volume.groups.count; g++) {
-    volume.readBlocksInto(block, volume.groups.blockBitmap[g]!);
+    volume.readBlockBitmap(g, block);
     digest.update(block);
-    volume.readBlocksInto(block, volume.groups.inodeBitmap[g]!);
+    volume.readInodeBitmap(g, block);
     digest.update(block);
   }
   return [

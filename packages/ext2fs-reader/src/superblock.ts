@@ -57,6 +57,8 @@ export interface Superblock extends FeatureSet {
   mkfsTime: number;
   minExtraIsize: number;
   flags: number;
+  /** s_checksum_type: 1 is crc32c, the only one defined. */
+  checksumType: number;
   /** Derived: block size in bytes. */
   blockSize: number;
   /** Derived: number of block groups. */
@@ -122,6 +124,7 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
     mkfsTime: u32(b, 0x108),
     minExtraIsize: u16(b, 0x15c),
     flags: u32(b, 0x160),
+    checksumType: u8(b, 0x175),
     blockSize: logBlockSize <= 16 ? 1024 * 2 ** logBlockSize : 0,
     groupCount: 0,
   };
@@ -136,8 +139,6 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
  * today most likely has first. One clause each, joined into the one-line refusal.
  */
 const FEATURE_ADVICE: Readonly<Record<string, string>> = {
-  metadata_csum: "metadata_csum is not read yet: 'e2fsck -f DEVICE' then 'tune2fs -O ^metadata_csum,^uninit_bg DEVICE' turns it off, and fsconv reads the filesystem",
-  gdt_csum: "gdt_csum/uninit_bg is not read yet: 'e2fsck -f DEVICE' then 'tune2fs -O ^uninit_bg DEVICE' turns it off",
   bigalloc: 'bigalloc allocates clusters of several blocks, which fsconv does not map: copy the files to a FAT volume instead',
   encrypt: 'encrypt: directories encrypted with fscrypt hold ciphertext names and data; unlock them and copy the files instead',
   verity: 'verity: fs-verity files carry Merkle trees FAT cannot keep; copy the files instead',
@@ -167,11 +168,17 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
   const refused = unsupportedFeatures(sb);
   if (refused.length > 0) {
     const advice = refused.map((f) => FEATURE_ADVICE[f]).filter((a): a is string => a !== undefined);
-    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, huge_file, dir_nlink and extra_isize)` +
+    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, huge_file, dir_nlink, extra_isize, metadata_csum and uninit_bg)` +
       (advice.length > 0 ? `; ${advice.join('; ')}` : ''));
   }
   if ((sb.incompat & 0x80) !== 0 && (sb.descriptorSize < 64 || sb.descriptorSize > 1024 || !isPowerOfTwo(sb.descriptorSize))) {
     throw corrupt(`superblock: group descriptor size ${sb.descriptorSize} is not a power of two from 64 to 1024 (64bit)`);
+  }
+  if ((sb.roCompat & 0x400) !== 0 && sb.checksumType !== 1) {
+    throw corrupt(`superblock: checksum type ${sb.checksumType} is unknown (metadata_csum defines only 1, crc32c)`);
+  }
+  if ((sb.incompat & INCOMPAT.metadata_csum_seed) !== 0 && (sb.roCompat & 0x400) === 0) {
+    throw corrupt('superblock: metadata_csum_seed is set without metadata_csum');
   }
   if ((sb.incompat & 0x200) !== 0 && sb.logGroupsPerFlex > 31) {
     throw corrupt(`superblock: log groups per flex ${sb.logGroupsPerFlex} is more than 31`);

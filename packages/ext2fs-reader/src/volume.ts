@@ -1,10 +1,14 @@
-import { readBytes, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type ByteSource, type Xattr } from '@fsconv/base';
+import { readBytes, u16, u32, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type ByteSource, type Xattr } from '@fsconv/base';
 import { walkBlockMap, appendToExtents, maxMappableBlocks, type Extent, type BlockMapContext } from './block-map.js';
 import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
-import { forEachDirEntry, type DirEntry } from './directory.js';
+import { decodeRecLen, forEachDirEntry, type DirEntry } from './directory.js';
 import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
-import { INCOMPAT } from './features.js';
-import { GroupTable, Layout } from './groups.js';
+import { INCOMPAT, RO_COMPAT } from './features.js';
+import { BG_BLOCK_UNINIT, BG_INODE_UNINIT, GroupTable, Layout } from './groups.js';
+import {
+  bitmapChecksum, directoryLeafChecksumMatches, dxNodeChecksumMatches, filesystemSeed, groupDescriptorChecksum,
+  hasDirectoryTail, inodeSeed, storedGroupDescriptorChecksum, storedSuperblockChecksum, superblockChecksum,
+} from './checksums.js';
 import { decodeInode, INODE_FLAGS, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
@@ -34,6 +38,11 @@ export class Ext2Volume implements BlockMapContext {
   readonly firstDataBlock: number;
   readonly blocksCount: number;
   readonly hasFiletype: boolean;
+  /** metadata_csum: every metadata structure carries a crc32c seeded with `checksumSeed`. */
+  readonly metadataCsum: boolean;
+  /** gdt_csum or metadata_csum: the group descriptors are checksummed and their uninit flags and itable_unused count. */
+  readonly groupChecksums: boolean;
+  readonly checksumSeed: number;
   private readonly cache = new Map<number, Uint8Array>();
   /** Inode table windows (aligned, reused buffers) for readInode, apart from the block cache. */
   private readonly inodeWindows = Array.from({ length: INODE_WINDOWS }, () => ({ start: -1, used: 0, bytes: new Uint8Array(INODE_WINDOW_BYTES) }));
@@ -45,7 +54,11 @@ export class Ext2Volume implements BlockMapContext {
     readonly sb: Superblock,
     readonly groups: GroupTable,
     readonly layout: Layout,
+    checksumSeed: number,
   ) {
+    this.metadataCsum = (sb.roCompat & RO_COMPAT.metadata_csum) !== 0;
+    this.groupChecksums = this.metadataCsum || (sb.roCompat & RO_COMPAT.gdt_csum) !== 0;
+    this.checksumSeed = checksumSeed;
     this.blockSize = sb.blockSize;
     this.firstDataBlock = sb.firstDataBlock;
     this.blocksCount = sb.blocksCount;
@@ -60,14 +73,87 @@ export class Ext2Volume implements BlockMapContext {
     if (source.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) {
       throw new Ext2Error('not-ext2', `the device is too small to hold an ext2 filesystem (${source.size} bytes)`);
     }
-    const sb = decodeSuperblock(readBytes(source, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE));
+    const raw = readBytes(source, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE);
+    const sb = decodeSuperblock(raw);
     validateSuperblock(sb, source.size);
+    const metadataCsum = (sb.roCompat & RO_COMPAT.metadata_csum) !== 0;
+    if (metadataCsum && superblockChecksum(raw) !== storedSuperblockChecksum(raw)) {
+      throw corrupt(`superblock checksum 0x${storedSuperblockChecksum(raw).toString(16)} does not match its contents (0x${superblockChecksum(raw).toString(16)})`);
+    }
+    const seed = metadataCsum ? filesystemSeed(raw, (sb.incompat & INCOMPAT.metadata_csum_seed) !== 0) : 0;
     const descBytes = sb.groupCount * sb.descriptorSize;
     const descStart = (sb.firstDataBlock + 1) * sb.blockSize;
-    const groups = GroupTable.decode(readBytes(source, descStart, descBytes), sb.groupCount, sb.descriptorSize);
+    const descriptors = readBytes(source, descStart, descBytes);
+    if (metadataCsum || (sb.roCompat & RO_COMPAT.gdt_csum) !== 0) {
+      const size = sb.descriptorSize;
+      for (let g = 0; g < sb.groupCount; g++) {
+        const desc = descriptors.subarray(g * size, (g + 1) * size);
+        const want = metadataCsum ? groupDescriptorChecksum('crc32c', seed, g, desc, size) : groupDescriptorChecksum('crc16', sb.uuid, g, desc, size);
+        const stored = storedGroupDescriptorChecksum(desc);
+        if (want !== stored) {
+          throw corrupt(`group descriptor checksum 0x${stored.toString(16)} does not match its contents (0x${want.toString(16)}, ${metadataCsum ? 'metadata_csum' : 'gdt_csum'})`, { group: g });
+        }
+      }
+    }
+    const groups = GroupTable.decode(descriptors, sb.groupCount, sb.descriptorSize);
     const layout = new Layout(sb, groups);
     layout.validate();
-    return new Ext2Volume(source, sb, groups, layout);
+    return new Ext2Volume(source, sb, groups, layout, seed);
+  }
+
+  /**
+   * Group g's block bitmap into `into` (one block): as stored, its checksum verified with
+   * metadata_csum, or, for a BLOCK_UNINIT group (gdt_csum/metadata_csum only), the bitmap the flag
+   * stands for: the stored block is not initialised and may hold anything.
+   */
+  readBlockBitmap(g: number, into: Uint8Array): void {
+    if (this.groupChecksums && (this.groups.flags[g]! & BG_BLOCK_UNINIT) !== 0) {
+      this.layout.uninitialisedBlockBitmap(g, into);
+      return;
+    }
+    this.readBlocksInto(into, this.groups.blockBitmap[g]!);
+    if (this.metadataCsum) this.verifyBitmap(into, this.sb.clustersPerGroup / 8, this.groups.blockBitmapCsum[g]!, 'block', g);
+  }
+
+  /** Group g's inode bitmap, likewise: INODE_UNINIT stands for no inode in use (and the padding set). */
+  readInodeBitmap(g: number, into: Uint8Array): void {
+    if (this.groupChecksums && (this.groups.flags[g]! & BG_INODE_UNINIT) !== 0) {
+      into.fill(0);
+      for (let i = this.sb.inodesPerGroup; i < 8 * into.length; i++) into[i >>> 3]! |= 1 << (i & 7);
+      return;
+    }
+    this.readBlocksInto(into, this.groups.inodeBitmap[g]!);
+    if (this.metadataCsum) this.verifyBitmap(into, this.sb.inodesPerGroup / 8, this.groups.inodeBitmapCsum[g]!, 'inode', g);
+  }
+
+  private verifyBitmap(bitmap: Uint8Array, bytes: number, stored: number, what: string, g: number): void {
+    const full = bitmapChecksum(this.checksumSeed, bitmap, bytes);
+    const want = this.sb.descriptorSize >= 64 ? full : full & 0xffff;
+    if (want !== stored) {
+      throw corrupt(`${what} bitmap checksum 0x${stored.toString(16)} does not match its contents (0x${want.toString(16)})`, { group: g, block: what === 'block' ? this.groups.blockBitmap[g]! : this.groups.inodeBitmap[g]! });
+    }
+  }
+
+  /** With metadata_csum, the seed of an inode's own checksums (its extent and directory blocks); else undefined. */
+  inodeChecksumSeed(inode: Inode): number | undefined {
+    return this.metadataCsum ? inodeSeed(this.checksumSeed, inode.ino, inode.generation) : undefined;
+  }
+
+  /**
+   * With metadata_csum, refuses a directory block whose checksum does not match: a leaf's tail
+   * record, or an htree node's dx tail (e2fsprogs' ext2fs_dir_block_csum_verify order: a leaf tail
+   * first, else an index node, else there is no room for a checksum).
+   */
+  verifyDirectoryBlock(block: Uint8Array, seed: number | undefined, where: Ext2Location): void {
+    if (seed === undefined) return;
+    const bs = this.blockSize;
+    if (hasDirectoryTail(block, (o) => decodeRecLen(u16(block, o + 4), bs))) {
+      if (!directoryLeafChecksumMatches(seed, block)) throw corrupt('directory block checksum does not match its contents', where);
+      return;
+    }
+    const countOffset = dxCountOffset(block, bs);
+    if (countOffset === undefined) throw corrupt('directory block has no room for its checksum (metadata_csum)', where);
+    if (!dxNodeChecksumMatches(seed, block, countOffset)) throw corrupt('htree index block checksum does not match its contents', where);
   }
 
   /** One block, from the cache. The returned bytes must not be modified. */
@@ -188,7 +274,7 @@ export class Ext2Volume implements BlockMapContext {
     const dataBlocks = Math.ceil(inode.size / this.blockSize);
     if (this.usesExtents(inode)) {
       // Unwritten extents are left out: they read as zeros, like holes.
-      walkExtentTree(this, inode.blockBytes, this.logicalLimit(inode), where, {
+      walkExtentTree(this, inode.blockBytes, this.logicalLimit(inode), where, this.inodeChecksumSeed(inode), {
         extent(logical, physical, length, unwritten) {
           if (unwritten || logical >= dataBlocks) return;
           const n = Math.min(length, dataBlocks - logical);
@@ -252,10 +338,12 @@ export class Ext2Volume implements BlockMapContext {
     visit: (entry: DirEntry, logicalBlock: number) => void,
     extents: Extent[] = this.fileExtents(inode, where),
   ): void {
+    const seed = this.inodeChecksumSeed(inode);
     for (const e of extents) {
       for (let i = 0; i < e.length; i++) {
         const logical = e.logical + i;
         const block = this.readBlock(e.physical + i);
+        this.verifyDirectoryBlock(block, seed, { ...where, block: e.physical + i });
         forEachDirEntry(block, this.blockSize, this.hasFiletype, { ...where, block: e.physical + i }, (entry) => visit(entry, logical));
       }
     }
@@ -264,4 +352,15 @@ export class Ext2Volume implements BlockMapContext {
   isRegular(inode: Inode): boolean {
     return (inode.mode & S_IFMT) === S_IFREG;
   }
+}
+
+/**
+ * Where an htree node's count/limit pair lies, if `block` is one: a root ('.' of 12 bytes, '..' to
+ * the end, an 8-byte root info) at 32, an interior node (one empty record over the whole block) at 8.
+ */
+function dxCountOffset(block: Uint8Array, bs: number): number | undefined {
+  const rec = (o: number): number => decodeRecLen(u16(block, o + 4), bs);
+  if (rec(0) === bs && block[6] === 0 && u32(block, 0) === 0) return 8;
+  if (rec(0) === 12 && rec(12) === bs - 12 && u32(block, 24) === 0 && block[29] === 8) return 32;
+  return undefined;
 }

@@ -140,11 +140,15 @@ describe('superblock', () => {
     // extents and flex_bg are read (issue 13): accepted beside filetype.
     new DataView(b.buffer).setUint32(0x60, 0x40 | 0x200 | 0x2, true);
     expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).not.toThrow();
-    expect(unsupportedFeatures({ compat: 0, incompat: 0, roCompat: 0x400 })).toEqual(['metadata_csum']);
-    // With advice where there is some: ext4's default metadata_csum can be turned off by tune2fs.
+    // metadata_csum is read too; bigalloc is refused, with its advice in the same line.
+    expect(unsupportedFeatures({ compat: 0, incompat: 0, roCompat: 0x400 })).toEqual([]);
+    expect(unsupportedFeatures({ compat: 0, incompat: 0, roCompat: 0x200 | 0x400 })).toEqual(['bigalloc']);
     new DataView(b.buffer).setUint32(0x60, 0x2, true);
+    new DataView(b.buffer).setUint32(0x64, 0x200, true);
+    expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).toThrowError(/features not supported: bigalloc .*; bigalloc allocates clusters of several blocks/);
+    // metadata_csum with a checksum type other than crc32c (1) is refused.
     new DataView(b.buffer).setUint32(0x64, 0x400, true);
-    expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).toThrowError(/features not supported: metadata_csum .*; metadata_csum is not read yet: 'e2fsck -f DEVICE' then 'tune2fs -O \^metadata_csum,\^uninit_bg DEVICE'/);
+    expect(() => validateSuperblock(decodeSuperblock(b), 1 << 20)).toThrowError(/checksum type 0 is unknown/);
   });
   it('refuses zero blocks per group instead of dividing by it', () => {
     const b = goodSuperblock();

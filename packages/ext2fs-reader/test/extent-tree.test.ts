@@ -38,7 +38,7 @@ function ctx(blocks: Map<number, Uint8Array>): ExtentTreeContext {
 function walk(root: Uint8Array, blocks = new Map<number, Uint8Array>(), limit = 2 ** 32) {
   const extents: Array<[number, number, number, boolean]> = [];
   const nodes: Array<[number, number]> = [];
-  walkExtentTree(ctx(blocks), root, limit, { inode: 12 }, {
+  walkExtentTree(ctx(blocks), root, limit, { inode: 12 }, undefined, {
     extent: (l, p, n, u) => extents.push([l, p, n, u]),
     node: (p, d) => nodes.push([p, d]),
   });
@@ -55,7 +55,7 @@ describe('walkExtentTree', () => {
     const root = node(60, 0, [[0, 3, 100], [5, 32768 + 4, 200], [20, 32768, 300]]);
     const big = new Map<number, Uint8Array>();
     const seen: unknown[] = [];
-    walkExtentTree({ ...ctx(big), blocksCount: 40000 }, root, 2 ** 32, {}, { extent: (l, p, n, u) => seen.push([l, p, n, u]), node: () => {} });
+    walkExtentTree({ ...ctx(big), blocksCount: 40000 }, root, 2 ** 32, {}, undefined, { extent: (l, p, n, u) => seen.push([l, p, n, u]), node: () => {} });
     expect(seen).toEqual([[0, 100, 3, false], [5, 200, 4, true], [20, 300, 32768, false]]);
   });
 
