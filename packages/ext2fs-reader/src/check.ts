@@ -213,10 +213,12 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
           { inode: ino },
         );
       }
-      if (!inUse) continue;
+      // e2fsck verifies every inode of the initialised table, in use or not (a free inode with a bad
+      // checksum is "passes checks, but checksum does not match"); an all-zero inode passes.
       if (vol.metadataCsum && !inodeChecksumMatches(vol.checksumSeed, ino, table.subarray(at, at + sb.inodeSize), sb.inodeSize)) {
-        throw corrupt('inode checksum does not match its contents', { inode: ino });
+        throw corrupt(`inode checksum does not match its contents${inUse ? '' : ' (a free inode)'}`, { inode: ino });
       }
+      if (!inUse) continue;
       perGroupUsedInodes[g]!++;
       const inode = decodeInode(table.subarray(at, at + sb.inodeSize), ino, sb.inodeSize);
       if (reserved && ino !== ROOT_INO) {
@@ -462,7 +464,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     const extra = inode.extraIsize - 128;
     if (sb.inodeSize > 128 && extra !== 0) {
       if (extra < 4 || extra > sb.inodeSize - 128 || extra % 4 !== 0) throw corrupt(`i_extra_isize ${extra} is invalid for ${sb.inodeSize}-byte inodes`, where);
-      if (extraIsizeFeature && extra < sb.minExtraIsize) throw corrupt(`i_extra_isize ${extra} is less than the required ${sb.minExtraIsize}`, where);
+      if (extraIsizeFeature && sb.minExtraIsize <= sb.inodeSize - 128 && extra < sb.minExtraIsize) throw corrupt(`i_extra_isize ${extra} is less than the required ${sb.minExtraIsize}`, where);
     }
   }
 

@@ -77,6 +77,10 @@ export function walkExtentTree(
       const o = HEADER + i * ENTRY;
       const logical = u32(b, o);
       if (logical <= previous) throw corrupt(`${at}: extent entries out of order (logical ${logical} after ${previous})`, where);
+      // A child node starts where its index entry says (e2fsck: "logical start does not match logical start at next level").
+      if (i === 0 && depth !== null && logical !== from) {
+        throw corrupt(`${at}: first entry starts at logical ${logical}, but its index entry says ${from}`, where);
+      }
       if (logical < from || logical >= to) throw corrupt(`${at}: entry for logical ${logical} lies outside its node's range ${from}..${to - 1}`, where);
       previous = logical;
       if (d === 0) {

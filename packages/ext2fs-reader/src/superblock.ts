@@ -183,11 +183,9 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
   if ((sb.incompat & 0x200) !== 0 && sb.logGroupsPerFlex > 31) {
     throw corrupt(`superblock: log groups per flex ${sb.logGroupsPerFlex} is more than 31`);
   }
-  if ((sb.roCompat & 0x40) !== 0) {
-    for (const [what, v] of [['required', sb.minExtraIsize], ['desired', sb.wantExtraIsize]] as const) {
-      if (v > sb.inodeSize - 128 || v % 4 !== 0) throw corrupt(`superblock: ${what} extra inode size ${v} does not fit a ${sb.inodeSize}-byte inode (or is not a multiple of 4)`);
-    }
-  }
+  // The required and desired extra inode sizes matter only to whoever writes inodes: the kernel
+  // clamps invalid ones with a warning and e2fsck -n passes them (f_sb_extra_isize), so a reader
+  // ignores them, and each inode's own i_extra_isize is checked instead.
   if (sb.logClusterSize !== sb.logBlockSize) {
     throw corrupt(`superblock: cluster size log ${sb.logClusterSize} differs from block size log ${sb.logBlockSize} without bigalloc`);
   }
