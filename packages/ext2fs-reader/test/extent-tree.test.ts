@@ -79,9 +79,13 @@ describe('walkExtentTree', () => {
     // A child of the wrong depth, a child reached twice, a child's extent outside its index range.
     refused(() => walk(node(60, 2, [[0, 500]]), new Map([[500, node(BS, 0, [[0, 1, 100]])]])), /extent tree block 500: extent node of depth 0 where depth 1 belongs/);
     refused(() => walk(node(60, 1, [[0, 500], [10, 500]]), new Map([[500, node(BS, 0, [[0, 1, 100]])]])), /block 500 is reached twice/);
-    refused(() => walk(node(60, 1, [[0, 500], [10, 501]]), new Map([[500, node(BS, 0, [[8, 4, 100]])], [501, node(BS, 0, [[10, 1, 200]])]])),
+    refused(() => walk(node(60, 1, [[0, 500], [10, 501]]), new Map([[500, node(BS, 0, [[0, 1, 50], [8, 4, 100]])], [501, node(BS, 0, [[10, 1, 200]])]])),
       /extent tree block 500: extent at logical 8 of 4 blocks reaches past its node's range \(9\)/);
-    refused(() => walk(node(60, 1, [[10, 500]]), new Map([[500, node(BS, 0, [[3, 1, 100]])]])), /entry for logical 3 lies outside its node's range 10\.\./);
+    refused(() => walk(node(60, 1, [[10, 500]]), new Map([[500, node(BS, 0, [[10, 1, 90], [3, 1, 100]])]])), /out of order \(logical 3 after 10\)/);
+    refused(() => walk(node(60, 1, [[0, 500], [10, 501]]), new Map([[500, node(BS, 0, [[0, 1, 90], [12, 1, 100]])], [501, node(BS, 0, [[10, 1, 200]])]])),
+      /entry for logical 12 lies outside its node's range 0\.\.9/);
+    // A child that starts after its index entry (e2fsck: "logical start does not match logical start at next level").
+    refused(() => walk(node(60, 1, [[10, 500]]), new Map([[500, node(BS, 0, [[13, 1, 100]])]])), /extent tree block 500: first entry starts at logical 13, but its index entry says 10/);
     refused(() => walk(node(60, 1, [[0, 20000]])), /extent index for logical 0 lies at blocks 20000\.\.20000, outside/);
   });
 });
