@@ -139,7 +139,6 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const hugeFile = (sb.roCompat & RO_COMPAT.huge_file) !== 0;
   const dirNlink = (sb.roCompat & RO_COMPAT.dir_nlink) !== 0;
   const extraIsizeFeature = (sb.roCompat & RO_COMPAT.extra_isize) !== 0;
-  const groupChecksums = (sb.roCompat & (RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum)) !== 0;
   const linuxOs = sb.creatorOs === 0;
   const sectorsPerBlock = bs / 512;
   const summary: Ext2Summary = {
@@ -178,7 +177,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   for (let g = 0; g < sb.groupCount; g++) {
     // Without gdt_csum/metadata_csum the kernel ignores bg_flags. e2fsck -fn fails on INODE_UNINIT
     // there (exit 4) and only notes BLOCK_UNINIT (exit 0): the same here, the bitmap read as it is.
-    if (!groupChecksums && (groups.flags[g]! & BG_INODE_UNINIT) !== 0) {
+    if (!vol.groupChecksums && (groups.flags[g]! & BG_INODE_UNINIT) !== 0) {
       throw corrupt(`is marked uninitialised (flags 0x${groups.flags[g]!.toString(16)}) on a filesystem without gdt_csum or metadata_csum`, { group: g });
     }
     vol.readInodeBitmap(g, ibitmap);

@@ -56,8 +56,8 @@ export class Ext2Volume implements BlockMapContext {
     readonly layout: Layout,
     checksumSeed: number,
   ) {
-    this.metadataCsum = (sb.roCompat & RO_COMPAT.metadata_csum) !== 0;
-    this.groupChecksums = this.metadataCsum || (sb.roCompat & RO_COMPAT.gdt_csum) !== 0;
+    this.metadataCsum = hasMetadataCsum(sb);
+    this.groupChecksums = hasGroupChecksums(sb);
     this.checksumSeed = checksumSeed;
     this.blockSize = sb.blockSize;
     this.firstDataBlock = sb.firstDataBlock;
@@ -76,7 +76,7 @@ export class Ext2Volume implements BlockMapContext {
     const raw = readBytes(source, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE);
     const sb = decodeSuperblock(raw);
     validateSuperblock(sb, source.size);
-    const metadataCsum = (sb.roCompat & RO_COMPAT.metadata_csum) !== 0;
+    const metadataCsum = hasMetadataCsum(sb);
     if (metadataCsum && superblockChecksum(raw) !== storedSuperblockChecksum(raw)) {
       throw corrupt(`superblock checksum 0x${storedSuperblockChecksum(raw).toString(16)} does not match its contents (0x${superblockChecksum(raw).toString(16)})`);
     }
@@ -84,7 +84,7 @@ export class Ext2Volume implements BlockMapContext {
     const descBytes = sb.groupCount * sb.descriptorSize;
     const descStart = (sb.firstDataBlock + 1) * sb.blockSize;
     const descriptors = readBytes(source, descStart, descBytes);
-    if (metadataCsum || (sb.roCompat & RO_COMPAT.gdt_csum) !== 0) {
+    if (hasGroupChecksums(sb)) {
       const size = sb.descriptorSize;
       for (let g = 0; g < sb.groupCount; g++) {
         const desc = descriptors.subarray(g * size, (g + 1) * size);
@@ -353,6 +353,10 @@ export class Ext2Volume implements BlockMapContext {
     return (inode.mode & S_IFMT) === S_IFREG;
   }
 }
+
+const hasMetadataCsum = (sb: Superblock): boolean => (sb.roCompat & RO_COMPAT.metadata_csum) !== 0;
+/** gdt_csum or metadata_csum: descriptors are checksummed, and only then do their uninit flags and itable_unused count. */
+const hasGroupChecksums = (sb: Superblock): boolean => (sb.roCompat & (RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum)) !== 0;
 
 /**
  * Where an htree node's count/limit pair lies, if `block` is one: a root ('.' of 12 bytes, '..' to
