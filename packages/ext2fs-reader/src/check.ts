@@ -17,7 +17,10 @@ import { CREATOR_OS_HURD } from './superblock.js';
 import type { Ext2Volume } from './volume.js';
 import { walkTree } from './walk.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
-import { inodeChecksumMatches, xattrBlockChecksumMatches } from './checksums.js';
+import { inodeChecksumMatches, orphanBlockChecksumMatches, xattrBlockChecksumMatches } from './checksums.js';
+
+/** The last 8 bytes of every orphan file block: this magic, then the block's checksum. */
+const ORPHAN_BLOCK_MAGIC = 0x0b10ca04;
 
 /** Cluster sizes FAT can use; `info` reports what the data would take rounded to each. */
 export const CLUSTER_SIZES = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536] as const;
@@ -139,6 +142,8 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const hugeFile = (sb.roCompat & RO_COMPAT.huge_file) !== 0;
   const dirNlink = (sb.roCompat & RO_COMPAT.dir_nlink) !== 0;
   const extraIsizeFeature = (sb.roCompat & RO_COMPAT.extra_isize) !== 0;
+  /** large_dir: directories may pass 2 GiB (i_size_high) and their htrees have three levels. */
+  const largeDir = (sb.incompat & INCOMPAT.large_dir) !== 0;
   const linuxOs = sb.creatorOs === 0;
   const sectorsPerBlock = bs / 512;
   const summary: Ext2Summary = {
@@ -166,6 +171,21 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       }
     });
   }
+
+  if ((sb.incompat & INCOMPAT.mmp) !== 0) {
+    claim(sb.mmpBlock, { block: sb.mmpBlock }, 'multi-mount protection');
+    summary.blocks.metadata++;
+  }
+
+  // Inodes the superblock names for metadata kept in files: quota and the orphan file. They are
+  // in use and named by no directory; their blocks are metadata, not anybody's file.
+  const specialInodes = new Map<number, string>();
+  if ((sb.roCompat & RO_COMPAT.quota) !== 0) {
+    if (sb.usrQuotaInum !== 0) specialInodes.set(sb.usrQuotaInum, 'user quota');
+    if (sb.grpQuotaInum !== 0) specialInodes.set(sb.grpQuotaInum, 'group quota');
+  }
+  if ((sb.compat & COMPAT.orphan_file) !== 0) specialInodes.set(sb.orphanFileInum, 'orphan file');
+  const specialSeen = new Set<number>();
 
   // Phase 1: every inode table, group by group.
   const perGroupUsedInodes = new Uint32Array(sb.groupCount);
@@ -220,6 +240,12 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       if (!inUse) continue;
       perGroupUsedInodes[g]!++;
       const inode = decodeInode(table.subarray(at, at + sb.inodeSize), ino, sb.inodeSize);
+      const special = specialInodes.get(ino);
+      if (special !== undefined) {
+        checkSpecialInode(inode, special);
+        specialSeen.add(ino);
+        continue;
+      }
       if (reserved && ino !== ROOT_INO) {
         checkReservedInode(inode);
         continue;
@@ -233,6 +259,10 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       accountInode(inode, type);
     }
     progress?.('inodes', g + 1, sb.groupCount);
+  }
+
+  for (const [ino, what] of specialInodes) {
+    if (!specialSeen.has(ino)) throw corrupt(`the superblock names inode ${ino} as the ${what}, but it is not in use`, { inode: ino });
   }
 
   // Extended attribute blocks: each claimed once and decoded in full once (a block shared by
@@ -341,7 +371,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
             }
             throw corrupt(`htree index refers to block #${logical} past the end of the directory`, { inode: ino, path });
           },
-          hashSeed: sb.hashSeed, defHashVersion: sb.defHashVersion, sbFlags: sb.flags, largeDir: false, metadataCsum: vol.metadataCsum,
+          hashSeed: sb.hashSeed, defHashVersion: sb.defHashVersion, sbFlags: sb.flags, largeDir, metadataCsum: vol.metadataCsum,
         });
       }
       progress?.('directories', dirsSeen, summary.directories);
@@ -391,7 +421,9 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     if ((inode.flags & INODE_FLAGS.imagic) !== 0 && (sb.compat & COMPAT.imagic_inodes) === 0) {
       throw corrupt('has the imagic flag on a filesystem without imagic_inodes', where);
     }
-    if (type !== 'file' && inode.sizeHigh !== 0) throw corrupt(`has i_size_high ${inode.sizeHigh} but is not a regular file`, where);
+    if (type !== 'file' && inode.sizeHigh !== 0 && !(type === 'dir' && largeDir)) {
+      throw corrupt(`has i_size_high ${inode.sizeHigh} but is not a regular file${type === 'dir' ? ' (a directory over 4 GiB needs large_dir)' : ''}`, where);
+    }
     const extentMapped = vol.usesExtents(inode);
     if (extentMapped && type !== 'file' && type !== 'dir' && type !== 'symlink') throw corrupt(`is a ${type} with the extents flag`, where);
     if (type === 'file' && !extentMapped && inode.size > maxMappableBlocks(bs) * bs) {
@@ -586,6 +618,48 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       const n = claimMap(inode, where, 'reserved') + claimEaBlock(inode, where);
       summary.blocks.reservedInodes += n;
       checkIBlocks(inode, n, where);
+    }
+  }
+
+  /**
+   * A quota file or the orphan file: a regular file in use whose blocks are metadata. The orphan
+   * file must list no inode: each of its blocks ends in the orphan magic (and a checksum with
+   * metadata_csum), and an inode listed there awaits freeing by the kernel or e2fsck.
+   */
+  function checkSpecialInode(inode: Inode, what: string): void {
+    const ino = inode.ino;
+    const where = { inode: ino };
+    checkCommonFields(inode, where);
+    if ((inode.mode & S_IFMT) !== S_IFREG) throw corrupt(`the ${what} inode is not a regular file (mode 0o${inode.mode.toString(8)})`, where);
+    if (inode.dtime !== 0) throw corrupt(`the ${what} inode has a deletion time set (${inode.dtime})`, where);
+    const n = claimMap(inode, where, 'reserved') + claimEaBlock(inode, where);
+    summary.blocks.reservedInodes += n;
+    checkIBlocks(inode, n, where);
+    if (what !== 'orphan file') return;
+    if (inode.size % bs !== 0) throw corrupt(`the orphan file's size ${inode.size} is not a whole number of blocks`, where);
+    const extents = vol.fileExtents(inode, where);
+    let next = 0;
+    for (const e of extents) {
+      if (e.logical !== next) throw corrupt(`the orphan file has a hole at block #${next}`, where);
+      next += e.length;
+    }
+    if (next * bs < inode.size) throw corrupt(`the orphan file has a hole at block #${next}`, where);
+    for (const e of extents) {
+      for (let k = 0; k < e.length && (e.logical + k) * bs < inode.size; k++) {
+        const physical = e.physical + k;
+        const block = vol.readBlock(physical);
+        const at = { inode: ino, block: physical };
+        if (u32(block, bs - 8) !== ORPHAN_BLOCK_MAGIC) throw corrupt(`orphan file block #${e.logical + k} has a bad magic number`, at);
+        if (vol.metadataCsum && !orphanBlockChecksumMatches(vol.checksumSeed, ino, inode.generation, physical, block)) {
+          throw corrupt(`orphan file block #${e.logical + k} checksum does not match its contents`, at);
+        }
+        for (let o = 0; o < bs - 8; o += 4) {
+          const listed = u32(block, o);
+          if (listed !== 0) {
+            throw new Ext2Error('unclean', `the orphan file lists inode ${listed}, deleted while open and not yet freed: mount and unmount the volume once, or run e2fsck on it`, at);
+          }
+        }
+      }
     }
   }
 

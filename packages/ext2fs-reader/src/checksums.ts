@@ -195,3 +195,32 @@ export function xattrBlockChecksumMatches(fsSeed: number, blockNumber: number, b
   c = crc32cRaw(c, block, XATTR_CSUM + 4, block.length);
   return c === u32(block, XATTR_CSUM);
 }
+
+/** MMP block (mmp feature): crc32c of its first 1020 bytes, stored at 0x3fc (ext4_mmp_csum). */
+export const MMP_CHECKSUM_OFFSET = 0x3fc;
+export const mmpBlockChecksumMatches = (fsSeed: number, block: Uint8Array): boolean =>
+  crc32cRaw(fsSeed, block, 0, MMP_CHECKSUM_OFFSET) === u32(block, MMP_CHECKSUM_OFFSET);
+
+/**
+ * An orphan file block (orphan_file feature): crc32c over the file's inode number, generation and
+ * the block's physical number (64 bits), then the inode-number slots; stored in the block's last 4 bytes.
+ */
+export function orphanBlockChecksumMatches(fsSeed: number, ino: number, generation: number, physical: number, block: Uint8Array): boolean {
+  const blk = new Uint8Array(8);
+  blk.set(le32(physical % 2 ** 32), 0);
+  blk.set(le32(Math.floor(physical / 2 ** 32)), 4);
+  const slotsEnd = block.length - 8;
+  return crc32cRaw(chain(fsSeed, le32(ino), le32(generation), blk), block, 0, slotsEnd) === u32(block, block.length - 4);
+}
+
+/**
+ * The jbd2 superblock's checksum (journal csum v2/v3): crc32c from ~0 over its 1024 bytes with the
+ * checksum field (0xfc) taken as zero; stored big-endian.
+ */
+export function journalSuperblockChecksumMatches(block: Uint8Array): boolean {
+  let c = crc32cRaw(0xffffffff, block, 0, 0xfc);
+  c = crc32cRaw(c, ZERO4);
+  c = crc32cRaw(c, block, 0x100, 1024);
+  const stored = ((block[0xfc]! << 24) | (block[0xfd]! << 16) | (block[0xfe]! << 8) | block[0xff]!) >>> 0;
+  return c === stored;
+}

@@ -22,13 +22,20 @@ export const INCOMPAT = {
   large_dir: 0x4000, inline_data: 0x8000, encrypt: 0x10000, casefold: 0x20000,
 } as const;
 
-/** What the reader accepts. has_journal is accepted here but only with a clean journal (see journal.ts). */
+/**
+ * What the reader accepts. has_journal (and fast_commit) only with a clean journal
+ * (jbd2-superblock.ts), mmp only when its block says the volume was left cleanly (mmp.ts),
+ * orphan_file only when the file lists no orphan (check.ts); stable_inodes is a promise to
+ * whoever changes the filesystem, quota's files are metadata, not files.
+ */
 export const ACCEPTED_COMPAT =
-  COMPAT.dir_prealloc | COMPAT.imagic_inodes | COMPAT.has_journal | COMPAT.ext_attr | COMPAT.resize_inode | COMPAT.dir_index;
+  COMPAT.dir_prealloc | COMPAT.imagic_inodes | COMPAT.has_journal | COMPAT.ext_attr | COMPAT.resize_inode | COMPAT.dir_index |
+  COMPAT.sparse_super2 | COMPAT.fast_commit | COMPAT.stable_inodes | COMPAT.orphan_file;
 export const ACCEPTED_RO_COMPAT = RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.btree_dir |
-  RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum;
+  RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum |
+  RO_COMPAT.quota;
 export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents | INCOMPAT['64bit'] | INCOMPAT.flex_bg |
-  INCOMPAT.metadata_csum_seed;
+  INCOMPAT.metadata_csum_seed | INCOMPAT.meta_bg | INCOMPAT.mmp | INCOMPAT.large_dir;
 
 export interface FeatureSet {
   compat: number;

@@ -1,5 +1,6 @@
 import { corrupt } from './errors.js';
 import { u16, u32 } from '@fsconv/base';
+import { INCOMPAT } from './features.js';
 import { groupHasSuperblock, type Superblock } from './superblock.js';
 
 /** Size of one group descriptor without the 64bit feature (with it: the superblock's s_desc_size, at least 64). */
@@ -65,12 +66,32 @@ export class GroupTable {
 }
 
 /**
+ * Where block i of the primary group descriptor table lies (ext2fs_descriptor_block_loc2): right
+ * after the superblock, or with meta_bg from block s_first_meta_bg on in the first group of its
+ * meta group, after that group's superblock copy if it has one.
+ */
+export function primaryDescriptorBlock(sb: Superblock, i: number): number {
+  const old = (sb.incompat & INCOMPAT.meta_bg) === 0 || i < sb.firstMetaBg;
+  if (old) return sb.firstDataBlock + 1 + i;
+  const g = i * (sb.blockSize / sb.descriptorSize);
+  return sb.firstDataBlock + g * sb.blocksPerGroup + (groupHasSuperblock(sb, g) ? 1 : 0);
+}
+
+/**
  * Where everything of fixed position lives: superblock copies, descriptor tables, reserved GDT
  * blocks, bitmaps and inode tables. Derived from the superblock and descriptors, then validated.
  */
 export class Layout {
-  /** Blocks taken by the group descriptor table (each copy). */
+  /** Blocks taken by the whole group descriptor table. */
   readonly descBlocks: number;
+  /** Descriptors in one block: with meta_bg, the groups of one meta group. */
+  readonly descPerBlock: number;
+  /**
+   * Descriptor blocks kept after the superblock and its copies: all of them, or with meta_bg the
+   * first s_first_meta_bg; the rest each lie in their own meta group.
+   */
+  readonly oldDescBlocks: number;
+  readonly metaBg: boolean;
   /** Blocks taken by one group's inode table. */
   readonly inodeTableBlocks: number;
 
@@ -79,6 +100,9 @@ export class Layout {
     readonly groups: GroupTable,
   ) {
     this.descBlocks = Math.ceil((sb.groupCount * sb.descriptorSize) / sb.blockSize);
+    this.descPerBlock = sb.blockSize / sb.descriptorSize;
+    this.metaBg = (sb.incompat & INCOMPAT.meta_bg) !== 0;
+    this.oldDescBlocks = this.metaBg ? Math.min(sb.firstMetaBg, this.descBlocks) : this.descBlocks;
     this.inodeTableBlocks = (sb.inodesPerGroup * sb.inodeSize) / sb.blockSize;
   }
 
@@ -95,20 +119,42 @@ export class Layout {
     return groupHasSuperblock(this.sb, g);
   }
 
+  /** meta_bg: whether group g lies in a meta group that keeps its descriptors itself. */
+  private inMetaGroup(g: number): boolean {
+    return this.metaBg && Math.floor(g / this.descPerBlock) >= this.oldDescBlocks;
+  }
+
   /**
-   * The run of blocks at the start of group g holding a superblock copy, the descriptor table and
-   * the reserved GDT blocks; length 0 in groups without a backup.
+   * The run of blocks at the start of group g holding a superblock copy and, after it, a copy of
+   * the descriptor blocks kept there (all, or with meta_bg the first s_first_meta_bg, copied only
+   * in the meta groups before those) and the reserved GDT blocks; length 0 without a copy.
    */
   superblockRun(g: number): { start: number; length: number } {
     if (!this.hasSuperblock(g)) return { start: this.groupStart(g), length: 0 };
     // In group 0 with blocks > 1 KiB, block 0 holds both the boot area and the superblock.
-    return { start: this.groupStart(g), length: 1 + this.descBlocks + this.sb.reservedGdtBlocks };
+    const descriptors = this.inMetaGroup(g) ? 0 : this.oldDescBlocks + (this.metaBg ? 0 : this.sb.reservedGdtBlocks);
+    return { start: this.groupStart(g), length: 1 + descriptors };
+  }
+
+  /**
+   * meta_bg: the descriptor block group g holds for its meta group (the first, second and last
+   * group of each meta group from s_first_meta_bg on hold one, after their superblock copy), or -1.
+   * As ext2fs_super_and_bgd_loc2 places them.
+   */
+  metaDescriptorBlock(g: number): number {
+    if (!this.inMetaGroup(g)) return -1;
+    const d = this.descPerBlock;
+    const r = g % d;
+    if (r !== 0 && r !== 1 && r !== d - 1) return -1;
+    return this.groupStart(g) + (this.hasSuperblock(g) ? 1 : 0);
   }
 
   /** Calls `fn(start, length, what)` for every fixed metadata run of group g. */
   forEachMetadataRun(g: number, fn: (start: number, length: number, what: string) => void): void {
     const run = this.superblockRun(g);
     if (run.length > 0) fn(run.start, run.length, g === 0 ? 'superblock and group descriptors' : 'superblock backup');
+    const meta = this.metaDescriptorBlock(g);
+    if (meta >= 0) fn(meta, 1, 'meta_bg group descriptors');
     fn(this.groups.blockBitmap[g]!, 1, 'block bitmap');
     fn(this.groups.inodeBitmap[g]!, 1, 'inode bitmap');
     fn(this.groups.inodeTable[g]!, this.inodeTableBlocks, 'inode table');
@@ -128,6 +174,7 @@ export class Layout {
     };
     const run = this.superblockRun(g);
     for (let b = run.start; b < run.start + run.length; b++) set(b);
+    set(this.metaDescriptorBlock(g));
     set(this.groups.blockBitmap[g]!);
     set(this.groups.inodeBitmap[g]!);
     for (let b = this.groups.inodeTable[g]!; b < this.groups.inodeTable[g]! + this.inodeTableBlocks; b++) set(b);
@@ -147,6 +194,9 @@ export class Layout {
       const start = flex ? sb.firstDataBlock : this.groupStart(g);
       const end = flex ? sb.blocksCount : this.groupEnd(g);
       const run = this.superblockRun(g);
+      // A meta_bg descriptor block directly follows the superblock copy (or starts the group): one run here.
+      const meta = this.metaDescriptorBlock(g);
+      if (meta >= 0) run.length = meta + 1 - run.start;
       if (run.start + run.length > this.groupEnd(g)) {
         throw corrupt(`the superblock copy and descriptor tables (${run.length} blocks) do not fit in the group`, { group: g });
       }

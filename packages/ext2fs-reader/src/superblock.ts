@@ -1,5 +1,5 @@
 import { Ext2Error, corrupt, unsupported } from './errors.js';
-import { INCOMPAT, featureNames, unsupportedFeatures, type FeatureSet } from './features.js';
+import { COMPAT, INCOMPAT, RO_COMPAT, featureNames, unsupportedFeatures, type FeatureSet } from './features.js';
 import { u16, u32, u8 } from '@fsconv/base';
 
 /** Byte offset of the primary superblock; bytes 0..1023 are never used by ext2. */
@@ -59,6 +59,17 @@ export interface Superblock extends FeatureSet {
   flags: number;
   /** s_checksum_type: 1 is crc32c, the only one defined. */
   checksumType: number;
+  /** mmp: the multi-mount protection block (0 without the feature). */
+  mmpBlock: number;
+  /** quota: the user and group quota inodes (0 for none). */
+  usrQuotaInum: number;
+  grpQuotaInum: number;
+  /** project quota inode (project feature; refused for now, decoded for messages). */
+  prjQuotaInum: number;
+  /** sparse_super2: the only two groups besides group 0 with superblock backups (0 for none). */
+  backupBgs: [number, number];
+  /** orphan_file: the inode of the orphan file. */
+  orphanFileInum: number;
   /** Derived: block size in bytes. */
   blockSize: number;
   /** Derived: number of block groups. */
@@ -125,6 +136,12 @@ export function decodeSuperblock(b: Uint8Array): Superblock {
     minExtraIsize: u16(b, 0x15c),
     flags: u32(b, 0x160),
     checksumType: u8(b, 0x175),
+    mmpBlock: u32(b, 0x168) + u32(b, 0x16c) * 2 ** 32,
+    usrQuotaInum: u32(b, 0x240),
+    grpQuotaInum: u32(b, 0x244),
+    prjQuotaInum: u32(b, 0x26c),
+    backupBgs: [u32(b, 0x24c), u32(b, 0x250)],
+    orphanFileInum: u32(b, 0x280),
     blockSize: logBlockSize <= 16 ? 1024 * 2 ** logBlockSize : 0,
     groupCount: 0,
   };
@@ -143,7 +160,7 @@ const FEATURE_ADVICE: Readonly<Record<string, string>> = {
   encrypt: 'encrypt: directories encrypted with fscrypt hold ciphertext names and data; unlock them and copy the files instead',
   verity: 'verity: fs-verity files carry Merkle trees FAT cannot keep; copy the files instead',
   casefold: 'casefold: case-insensitive directories are not mapped yet; copy the files instead',
-  mmp: "mmp: multi-mount protection says another system may use this volume; make sure none does, then 'tune2fs -O ^mmp DEVICE'",
+  orphan_present: 'orphan_present: files deleted while still open are waiting to be freed; mount and unmount the volume once, or run e2fsck on it',
   inline_data: 'inline_data: small files and directories inside their inodes are not read yet; copy the files instead',
 };
 
@@ -168,7 +185,7 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
   const refused = unsupportedFeatures(sb);
   if (refused.length > 0) {
     const advice = refused.map((f) => FEATURE_ADVICE[f]).filter((a): a is string => a !== undefined);
-    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, huge_file, dir_nlink, extra_isize, metadata_csum and uninit_bg)` +
+    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, meta_bg, sparse_super2, huge_file, dir_nlink, extra_isize, large_dir, metadata_csum, uninit_bg, quota, mmp, fast_commit and an empty orphan_file)` +
       (advice.length > 0 ? `; ${advice.join('; ')}` : ''));
   }
   if ((sb.incompat & 0x80) !== 0 && (sb.descriptorSize < 64 || sb.descriptorSize > 1024 || !isPowerOfTwo(sb.descriptorSize))) {
@@ -235,16 +252,64 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
       `the filesystem claims ${sb.blocksCount} blocks of ${bs} bytes (${bytes} bytes) but the device has only ${deviceSize} bytes`,
     );
   }
+  validateFeatureFields(sb);
   if (sb.lastOrphan !== 0) {
     throw new Ext2Error('unclean', `the orphan inode list is not empty (inode ${sb.lastOrphan}): run e2fsck on it first`);
+  }
+}
+
+/**
+ * Inode numbers that can never hold quota or the orphan file: the bad blocks list, the root, the
+ * boot loader, the undelete directory, the resize inode, the journal, the exclude and replica
+ * inodes (e2fsck_validate_quota_inodes' list).
+ */
+const NOT_FOR_SPECIAL_FILES = new Set([1, 2, 5, 6, 7, 8, 9, 10]);
+
+/** The superblock fields that exist only with meta_bg, sparse_super2, quota or orphan_file. */
+function validateFeatureFields(sb: Superblock): void {
+  const descBlocks = Math.ceil((sb.groupCount * sb.descriptorSize) / sb.blockSize);
+  if ((sb.incompat & INCOMPAT.meta_bg) !== 0) {
+    if (sb.firstMetaBg > descBlocks) {
+      throw corrupt(`superblock: first meta block group ${sb.firstMetaBg} is past the ${descBlocks} group descriptor blocks (meta_bg)`);
+    }
+    // mke2fs never makes both; e2fsck turns resize_inode off when it finds them together.
+    if ((sb.compat & COMPAT.resize_inode) !== 0) throw corrupt('superblock: resize_inode and meta_bg are both set, which cannot be');
+  }
+  if ((sb.compat & COMPAT.sparse_super2) !== 0) {
+    for (const g of sb.backupBgs) {
+      if (g >= sb.groupCount) throw corrupt(`superblock: backup superblock group ${g} is past the last group ${sb.groupCount - 1} (sparse_super2)`);
+    }
+  }
+  const special = (what: string, ino: number): void => {
+    if (ino === 0) return;
+    if (NOT_FOR_SPECIAL_FILES.has(ino) || ino > sb.inodesCount) {
+      throw corrupt(`superblock: the ${what} inode number ${ino} is invalid (a reserved inode, or past the ${sb.inodesCount} inodes)`);
+    }
+  };
+  if ((sb.roCompat & RO_COMPAT.quota) !== 0) {
+    special('user quota', sb.usrQuotaInum);
+    special('group quota', sb.grpQuotaInum);
+    if (sb.usrQuotaInum !== 0 && sb.usrQuotaInum === sb.grpQuotaInum) throw corrupt(`superblock: the user and group quota share inode ${sb.usrQuotaInum}`);
+  }
+  if ((sb.compat & COMPAT.orphan_file) !== 0) {
+    if (sb.orphanFileInum === 0) throw corrupt('superblock: orphan_file is set but names no orphan file inode');
+    special('orphan file', sb.orphanFileInum);
+    if ((sb.roCompat & RO_COMPAT.quota) !== 0 && (sb.orphanFileInum === sb.usrQuotaInum || sb.orphanFileInum === sb.grpQuotaInum)) {
+      throw corrupt(`superblock: the orphan file and a quota file share inode ${sb.orphanFileInum}`);
+    }
   }
 }
 
 /** Names of all features present (for info). */
 export const superblockFeatures = (sb: Superblock): string[] => featureNames(sb);
 
-/** Whether superblock backups live in group g (sparse_super: groups 0, 1 and powers of 3, 5, 7). */
+/**
+ * Whether a superblock copy lives in group g: group 0 always; with sparse_super2 only the two
+ * groups the superblock names; with sparse_super groups 1 and the powers of 3, 5 and 7; else all.
+ */
 export function groupHasSuperblock(sb: Superblock, g: number): boolean {
+  if (g === 0) return true;
+  if ((sb.compat & 0x200) !== 0) return g === sb.backupBgs[0] || g === sb.backupBgs[1];
   if (g <= 1) return true;
   if ((sb.roCompat & 0x1) === 0) return true;
   for (const base of [3, 5, 7]) {

@@ -4,13 +4,14 @@ import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
 import { decodeRecLen, forEachDirEntry, type DirEntry } from './directory.js';
 import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
 import { INCOMPAT, RO_COMPAT } from './features.js';
-import { BG_BLOCK_UNINIT, BG_INODE_UNINIT, GroupTable, Layout } from './groups.js';
+import { BG_BLOCK_UNINIT, BG_INODE_UNINIT, GroupTable, Layout, primaryDescriptorBlock } from './groups.js';
+import { checkMmpBlock } from './mmp.js';
 import {
   bitmapChecksum, directoryLeafChecksumMatches, dxNodeChecksumMatches, filesystemSeed, groupDescriptorChecksum,
   hasDirectoryTail, inodeSeed, storedGroupDescriptorChecksum, storedSuperblockChecksum, superblockChecksum,
 } from './checksums.js';
 import { decodeInode, INODE_FLAGS, type Inode } from './inode.js';
-import { CREATOR_OS_HURD, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
+import { CREATOR_OS_HURD, EXT2_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
 
 /**
@@ -75,15 +76,14 @@ export class Ext2Volume implements BlockMapContext {
     }
     const raw = readBytes(source, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE);
     const sb = decodeSuperblock(raw);
+    checkMultiMountProtection(source, sb, raw);
     validateSuperblock(sb, source.size);
     const metadataCsum = hasMetadataCsum(sb);
     if (metadataCsum && superblockChecksum(raw) !== storedSuperblockChecksum(raw)) {
       throw corrupt(`superblock checksum 0x${storedSuperblockChecksum(raw).toString(16)} does not match its contents (0x${superblockChecksum(raw).toString(16)})`);
     }
     const seed = metadataCsum ? filesystemSeed(raw, (sb.incompat & INCOMPAT.metadata_csum_seed) !== 0) : 0;
-    const descBytes = sb.groupCount * sb.descriptorSize;
-    const descStart = (sb.firstDataBlock + 1) * sb.blockSize;
-    const descriptors = readBytes(source, descStart, descBytes);
+    const descriptors = readDescriptorTable(source, sb);
     if (hasGroupChecksums(sb)) {
       const size = sb.descriptorSize;
       for (let g = 0; g < sb.groupCount; g++) {
@@ -367,4 +367,37 @@ function dxCountOffset(block: Uint8Array, bs: number): number | undefined {
   if (rec(0) === bs && block[6] === 0 && u32(block, 0) === 0) return 8;
   if (rec(0) === 12 && rec(12) === bs - 12 && u32(block, 24) === 0 && block[29] === 8) return 32;
   return undefined;
+}
+
+/**
+ * The primary group descriptor table: one run after the superblock, or with meta_bg the first
+ * s_first_meta_bg blocks there and each further block at the start of its meta group.
+ */
+function readDescriptorTable(source: ByteSource, sb: Superblock): Uint8Array {
+  const bytes = sb.groupCount * sb.descriptorSize;
+  if ((sb.incompat & INCOMPAT.meta_bg) === 0) return readBytes(source, (sb.firstDataBlock + 1) * sb.blockSize, bytes);
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i * sb.blockSize < bytes; i++) {
+    const length = Math.min(sb.blockSize, bytes - i * sb.blockSize);
+    out.set(readBytes(source, primaryDescriptorBlock(sb, i) * sb.blockSize, length), i * sb.blockSize);
+  }
+  return out;
+}
+
+/**
+ * mmp: a volume that multi-mount protection says another system (or e2fsck) is using is refused
+ * as that, before anything else it says is believed: while it is in use, its journal needs
+ * recovery and its blocks change under us. Read as soon as the superblock is decoded, so only the
+ * fields this needs are checked here.
+ */
+function checkMultiMountProtection(source: ByteSource, sb: Superblock, raw: Uint8Array): void {
+  if (sb.magic !== EXT2_MAGIC || sb.revLevel === 0 || (sb.incompat & INCOMPAT.mmp) === 0) return;
+  if (sb.logBlockSize > 6) return; // validateSuperblock refuses it
+  const blocks = Math.floor(source.size / sb.blockSize);
+  if (sb.mmpBlock <= sb.firstDataBlock || sb.mmpBlock >= Math.min(sb.blocksCount, blocks)) {
+    throw corrupt(`the multi-mount protection block ${sb.mmpBlock} is outside the filesystem`);
+  }
+  const metadataCsum = hasMetadataCsum(sb);
+  const seed = metadataCsum ? filesystemSeed(raw, (sb.incompat & INCOMPAT.metadata_csum_seed) !== 0) : 0;
+  checkMmpBlock(readBytes(source, sb.mmpBlock * sb.blockSize, 1024), sb.mmpBlock, metadataCsum, seed);
 }
