@@ -4,7 +4,7 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
-  Bitmap, FsconvError, MemoryByteSource, SourceRangeError, crc32, decodeName, fileTypeOfMode, joinPath, nameKey, put32, readBytes, u16, u32, u64,
+  Bitmap, FsconvError, allBitsSet, countSetBits, setBitRange, MemoryByteSource, SourceRangeError, crc32, decodeName, fileTypeOfMode, joinPath, nameKey, put32, readBytes, u16, u32, u64,
 } from '../src/index.js';
 
 describe('crc32', () => {
@@ -68,5 +68,41 @@ describe('little-endian fields, bitmaps, file types, names', () => {
     expect(joinPath('/a', 'b')).toBe('/a/b');
     expect(decodeName(Uint8Array.of(0x63, 0x61, 0x66, 0xe9))).toBe('caf\ufffd');
     expect(nameKey(Uint8Array.of(0xe9, 0x41))).toBe('\u00e9A');
+  });
+});
+
+describe('bitmaps past 2^32 bits and bit ranges', () => {
+  it('keeps bits above 2^32 apart from the low ones (a 17 TiB ext4 has 4.5 billion blocks)', () => {
+    // 2^32 + 64 bits: 512 MiB of zeros the kernel maps lazily; only two pages are touched.
+    const m = new Bitmap(2 ** 32 + 64);
+    expect(m.testAndSet(2 ** 32 + 5)).toBe(false);
+    expect(m.get(5), 'bit 5 is not bit 2^32 + 5').toBe(false);
+    expect(m.testAndSet(5)).toBe(false);
+    expect(m.testAndSet(2 ** 32 + 5)).toBe(true);
+    m.clear(2 ** 32 + 5);
+    expect(m.get(2 ** 32 + 5)).toBe(false);
+    expect(m.get(5)).toBe(true);
+    expect(m.bytes.length).toBe(2 ** 29 + 8);
+  });
+
+  it('sets, tests and counts ranges as bit-by-bit loops would', () => {
+    for (const [from, to] of [[0, 0], [3, 5], [7, 9], [8, 16], [13, 4000], [0, 8 * 600], [4091, 4800]] as const) {
+      const a = new Uint8Array(600);
+      setBitRange(a, from, to);
+      const b = new Uint8Array(600);
+      for (let i = from; i < to; i++) b[i >>> 3]! |= 1 << (i & 7);
+      expect(a, `${from}..${to}`).toEqual(b);
+      expect(allBitsSet(a, from, to)).toBe(true);
+      if (to > from) {
+        a[(to - 1) >>> 3]! &= ~(1 << ((to - 1) & 7));
+        expect(allBitsSet(a, from, to), `${from}..${to} with its last bit clear`).toBe(false);
+        expect(allBitsSet(a, from, to - 1)).toBe(true);
+      }
+    }
+    const bits = Uint8Array.from({ length: 1031 }, (_, i) => (i * 37 + 11) & 0xff);
+    let naive = 0;
+    for (const v of bits) for (let k = 0; k < 8; k++) naive += (v >>> k) & 1;
+    expect(countSetBits(bits, bits.length)).toBe(naive);
+    expect(countSetBits(bits.subarray(1), bits.length - 1), 'unaligned').toBe(naive - countSetBits(bits, 1));
   });
 });

@@ -1,5 +1,5 @@
 import { corrupt } from './errors.js';
-import { u16, u32 } from '@fsconv/base';
+import { setBitRange, u16, u32 } from '@fsconv/base';
 import { INCOMPAT } from './features.js';
 import { groupHasSuperblock, type Superblock } from './superblock.js';
 
@@ -178,7 +178,7 @@ export class Layout {
     set(this.groups.blockBitmap[g]!);
     set(this.groups.inodeBitmap[g]!);
     for (let b = this.groups.inodeTable[g]!; b < this.groups.inodeTable[g]! + this.inodeTableBlocks; b++) set(b);
-    for (let i = end - start; i < 8 * into.length; i++) into[i >>> 3]! |= 1 << (i & 7);
+    setBitRange(into, end - start, 8 * into.length);
   }
 
   /**

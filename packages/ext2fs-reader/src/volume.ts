@@ -1,4 +1,4 @@
-import { readBytes, u16, u32, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type ByteSource, type Xattr } from '@fsconv/base';
+import { readBytes, setBitRange, u16, u32, S_IFMT, S_IFLNK, S_IFDIR, S_IFREG, type ByteSource, type Xattr } from '@fsconv/base';
 import { walkBlockMap, appendToExtents, maxMappableBlocks, type Extent, type BlockMapContext } from './block-map.js';
 import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
 import { decodeRecLen, forEachDirEntry, type DirEntry } from './directory.js';
@@ -119,7 +119,7 @@ export class Ext2Volume implements BlockMapContext {
   readInodeBitmap(g: number, into: Uint8Array): void {
     if (this.groupChecksums && (this.groups.flags[g]! & BG_INODE_UNINIT) !== 0) {
       into.fill(0);
-      for (let i = this.sb.inodesPerGroup; i < 8 * into.length; i++) into[i >>> 3]! |= 1 << (i & 7);
+      setBitRange(into, this.sb.inodesPerGroup, 8 * into.length);
       return;
     }
     this.readBlocksInto(into, this.groups.inodeBitmap[g]!);
