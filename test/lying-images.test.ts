@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExt2Image } from './support/ext2-image.js';
 import { expectOneLineRefusal, fsconv, sha256File } from './support/fsconv.js';
-import { run, runText } from './support/run.js';
+import { run, runText, tryRun } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
 let work: string;
@@ -130,9 +130,30 @@ const cases: LyingCase[] = [
     corrupt: (img) => debugfsWrite(img, 'sif /hello.txt links_count 5'),
     message: /link count is 5, but 2 names point to it/,
   },
+  // Mutation fuzzing found these accepted although e2fsck -fn fails on them ("Special
+  // (device/socket/fifo) inode has non-zero size").
+  {
+    name: 'a fifo with a size',
+    corrupt: (img) => debugfsWrite(img, 'sif /fifo size 100'),
+    message: /is a fifo with a non-zero size \(100\)/,
+  },
+  {
+    name: 'a device with a size',
+    corrupt: (img) => debugfsWrite(img, 'sif /null size 4096'),
+    message: /is a char with a non-zero size \(4096\)/,
+  },
 ];
 
 describe('lying images are refused in one line, untouched', () => {
+  it('e2fsck -fn fails on the special files with a size too', () => {
+    for (const c of cases.filter((x) => / with a size$/.test(x.name))) {
+      const img = join(work, `e2fsck-${c.name.replace(/\W+/g, '_')}.img`);
+      copyFileSync(clean, img);
+      c.corrupt(img);
+      expect(tryRun('e2fsck', ['-fn', img]).status, c.name).toBe(4);
+    }
+  });
+
   for (const c of cases) {
     it(c.name, async () => {
       const img = join(work, `${c.name.replace(/\W+/g, '_')}.img`);

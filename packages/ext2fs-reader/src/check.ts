@@ -471,6 +471,8 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
         }
         break;
       default:
+        // e2fsck: "Special (device/socket/fifo) inode has non-zero size" (exit 4).
+        if (inode.size !== 0) throw corrupt(`is a ${type} with a non-zero size (${inode.size})`, where);
         // Device numbers live in i_block: nothing to map. Immutable/append-only devices must have the rest zero.
         if ((inode.flags & 0x30) !== 0) {
           for (let i = 4; i < 15; i++) if (inode.block[i] !== 0) throw corrupt('special file has a block map', where);
