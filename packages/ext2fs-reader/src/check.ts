@@ -251,7 +251,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       const type = checkInodeFields(inode);
       // The attributes in the inode's body (and its i_extra_isize), decoded in full.
       const inBody = decodeInodeXattrs(table.subarray(at, at + sb.inodeSize), sb.inodeSize, { inode: ino });
-      if (inBody.length > 0 && inode.fileAcl !== 0) eaInBoth.push({ ino, block: inode.fileAcl, names: inBody.map((x) => x.name) });
+      if (inBody.length > 0 && vol.xattrBlock(inode) !== 0) eaInBoth.push({ ino, block: vol.xattrBlock(inode), names: inBody.map((x) => x.name) });
       if (type === 'dir') perGroupDirs[g]!++;
       used.add(ino, inode.mode, inode.linksCount);
       accountInode(inode, type);
@@ -489,10 +489,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     if ((inode.flags & INODE_FLAGS.ea_inode) !== 0) throw unsupported('is an EA inode on a filesystem without ea_inode', where);
     if ((inode.flags & INODE_FLAGS.huge_file) !== 0 && !hugeFile) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
     if (inode.faddr !== 0) throw corrupt(`i_faddr is ${inode.faddr}, should be zero`, where);
-    if (linuxOs && inode.fileAclHigh !== 0) {
-      if (!is64) throw corrupt(`i_file_acl_hi is ${inode.fileAclHigh}, should be zero`, where);
-      throw unsupported(`its extended attribute block lies above block 2^32 (i_file_acl_hi ${inode.fileAclHigh})`, where);
-    }
+    if (linuxOs && inode.fileAclHigh !== 0 && !is64) throw corrupt(`i_file_acl_hi is ${inode.fileAclHigh}, should be zero`, where);
     if (linuxOs && inode.blocksHigh !== 0 && !hugeFile) throw corrupt(`i_blocks_hi is ${inode.blocksHigh}, should be zero`, where);
     // i_extra_isize (e2fsck's check_inode_extra_space): 0, or 4..inode size − 128 in steps of 4, and with extra_isize at least the required size.
     const extra = inode.extraIsize - 128;
@@ -512,17 +509,18 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
 
   /** Claims the extended attribute block (shared blocks once); returns 1 when there is one. */
   function claimEaBlock(inode: Inode, where: Ext2Location): number {
-    if (inode.fileAcl === 0) return 0;
-    if (!hasEa) throw corrupt(`i_file_acl is ${inode.fileAcl}, should be zero (no ext_attr feature)`, where);
-    if (inode.fileAcl < first || inode.fileAcl >= sb.blocksCount) {
-      throw corrupt(`extended attribute block ${inode.fileAcl} is outside the filesystem`, where);
+    const eaBlock = vol.xattrBlock(inode);
+    if (eaBlock === 0) return 0;
+    if (!hasEa) throw corrupt(`i_file_acl is ${eaBlock}, should be zero (no ext_attr feature)`, where);
+    if (eaBlock < first || eaBlock >= sb.blocksCount) {
+      throw corrupt(`extended attribute block ${eaBlock} is outside the filesystem`, where);
     }
-    const refs = eaRefs.get(inode.fileAcl);
+    const refs = eaRefs.get(eaBlock);
     if (refs === undefined) {
-      claim(inode.fileAcl, where, 'extended attribute');
-      eaFirstUser.set(inode.fileAcl, inode.ino);
+      claim(eaBlock, where, 'extended attribute');
+      eaFirstUser.set(eaBlock, inode.ino);
     }
-    eaRefs.set(inode.fileAcl, (refs ?? 0) + 1);
+    eaRefs.set(eaBlock, (refs ?? 0) + 1);
     return 1;
   }
 

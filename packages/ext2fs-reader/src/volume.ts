@@ -44,6 +44,8 @@ export class Ext2Volume implements BlockMapContext {
   /** gdt_csum or metadata_csum: the group descriptors are checksummed and their uninit flags and itable_unused count. */
   readonly groupChecksums: boolean;
   readonly checksumSeed: number;
+  /** 64bit on Linux: i_file_acl_high holds the attribute block's high bits (on the Hurd it is i_mode_high). */
+  private readonly xattrBlockHigh: boolean;
   private readonly cache = new Map<number, Uint8Array>();
   /** Inode table windows (aligned, reused buffers) for readInode, apart from the block cache. */
   private readonly inodeWindows = Array.from({ length: INODE_WINDOWS }, () => ({ start: -1, used: 0, bytes: new Uint8Array(INODE_WINDOW_BYTES) }));
@@ -60,6 +62,7 @@ export class Ext2Volume implements BlockMapContext {
     this.metadataCsum = hasMetadataCsum(sb);
     this.groupChecksums = hasGroupChecksums(sb);
     this.checksumSeed = checksumSeed;
+    this.xattrBlockHigh = (sb.incompat & INCOMPAT['64bit']) !== 0 && sb.creatorOs === 0;
     this.blockSize = sb.blockSize;
     this.firstDataBlock = sb.firstDataBlock;
     this.blocksCount = sb.blocksCount;
@@ -240,8 +243,8 @@ export class Ext2Volume implements BlockMapContext {
   readXattrs(inode: Inode, ino: number = inode.ino, where: Ext2Location = { inode: ino }): Xattr[] {
     const seen = new Set<string>();
     const out = decodeInodeXattrs(this.rawInode(ino), this.sb.inodeSize, where, seen);
-    if (inode.fileAcl !== 0) {
-      const block = inode.fileAcl;
+    const block = this.xattrBlock(inode);
+    if (block !== 0) {
       if (block < this.firstDataBlock || block >= this.blocksCount) {
         throw corrupt(`extended attribute block ${block} is outside the filesystem`, where);
       }
@@ -324,10 +327,18 @@ export class Ext2Volume implements BlockMapContext {
     return this.readFile(inode, 0, inode.size);
   }
 
+  /**
+   * The inode's extended attribute block, 0 for none: i_file_acl, with 64bit (on Linux) its high
+   * 16 bits from i_file_acl_high, as the kernel reads it; a volume over 16 TiB may place it there.
+   */
+  xattrBlock(inode: Inode): number {
+    return inode.fileAcl + (this.xattrBlockHigh ? inode.fileAclHigh * 2 ** 32 : 0);
+  }
+
   /** A fast symlink keeps its target in i_block: no data blocks (i_blocks counts only an EA block). */
   isFastSymlink(inode: Inode): boolean {
     if ((inode.mode & S_IFMT) !== S_IFLNK) return false;
-    const eaBlocks = inode.fileAcl !== 0 ? this.blockSize / 512 : 0;
+    const eaBlocks = this.xattrBlock(inode) !== 0 ? this.blockSize / 512 : 0;
     return inode.blocks512 - eaBlocks === 0;
   }
 
