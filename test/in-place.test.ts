@@ -323,8 +323,8 @@ describe('refusals write nothing', () => {
     }
   });
 
-  it('unsupported filesystems (ext4 with bigalloc, ext4 with inline_data)', async () => {
-    for (const [name, mkfs] of [['bigalloc', ['-t', 'ext4', '-O', 'bigalloc', '-C', '16384']], ['inline_data', ['-t', 'ext4', '-O', 'inline_data']]] as const) {
+  it('unsupported filesystems (ext4 with bigalloc, ext4 with encrypt)', async () => {
+    for (const [name, mkfs] of [['bigalloc', ['-t', 'ext4', '-O', 'bigalloc', '-C', '16384']], ['encrypt', ['-t', 'ext4', '-O', 'encrypt']]] as const) {
       const img = imagePath(`unsupported-${name}`);
       run('mke2fs', ['-q', ...mkfs, '-d', trees.get('small')!, '-F', img, '4M']);
       await expectRefusedUnchanged(img, convertArgs(img), /not supported/);

@@ -23,7 +23,7 @@ export const corpusImages: string[] = corpusPresent ? readdirSync(CORPUS).filter
 export const SUPPORTED_FEATURES = new Set(['dir_prealloc', 'imagic_inodes', 'has_journal', 'ext_attr', 'resize_inode',
   'dir_index', 'filetype', 'sparse_super', 'large_file',
   'extent', '64bit', 'flex_bg', 'huge_file', 'dir_nlink', 'extra_isize', 'metadata_csum', 'uninit_bg', 'metadata_csum_seed',
-  'meta_bg', 'sparse_super2', 'large_dir', 'quota', 'mmp', 'fast_commit', 'orphan_file', 'stable_inodes']);
+  'meta_bg', 'sparse_super2', 'large_dir', 'inline_data', 'quota', 'mmp', 'fast_commit', 'orphan_file', 'stable_inodes']);
 
 /**
  * Images e2fsck -fn lets pass (exit 0) that fsconv refuses, each for a reason docs/ext2-reader.md

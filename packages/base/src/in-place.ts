@@ -41,6 +41,12 @@ export interface InPlaceSource extends SourceTree {
   /** Where a regular file's data lies, in blocks (a hole is a logical block no extent covers). */
   extents(node: SourceNode): BlockExtent[];
   /**
+   * A regular file whose bytes the source keeps in its own metadata rather than in blocks (ext4's
+   * inline data): those bytes (the file reads zeros past them, up to its size); null for a file
+   * in blocks. Such a file has no extents: it is written anew.
+   */
+  inlineData?(node: SourceNode): Uint8Array | null;
+  /**
    * Every block the source needs: file data, its own metadata, anything before its first data
    * block. A block not in it may be written while the source is still valid.
    */

@@ -1,4 +1,4 @@
-import { S_IFDIR, S_IFMT, S_IFREG, fileTypeOfMode, type FileType } from '@fsconv/base';
+import { S_IFDIR, S_IFMT, S_IFREG, fileTypeOfMode, type FileType, type Xattr } from '@fsconv/base';
 import { Bitmap, allBitsSet, bitIsSet, countSetBits } from '@fsconv/base';
 import { walkBlockMap, maxMappableBlocks } from './block-map.js';
 import { MAX_EXTENT_LOGICAL, walkExtentTree } from './extent-tree.js';
@@ -17,6 +17,7 @@ import { CREATOR_OS_HURD } from './superblock.js';
 import type { Ext2Volume } from './volume.js';
 import { walkTree } from './walk.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
+import { inlineDataOf } from './inline-data.js';
 import { inodeChecksumMatches, orphanBlockChecksumMatches, xattrBlockChecksumMatches } from './checksums.js';
 
 /** The last 8 bytes of every orphan file block: this magic, then the block's checksum. */
@@ -144,6 +145,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
   const extraIsizeFeature = (sb.roCompat & RO_COMPAT.extra_isize) !== 0;
   /** large_dir: directories may pass 2 GiB (i_size_high) and their htrees have three levels. */
   const largeDir = (sb.incompat & INCOMPAT.large_dir) !== 0;
+  const inlineDataFeature = (sb.incompat & INCOMPAT.inline_data) !== 0;
   const linuxOs = sb.creatorOs === 0;
   const sectorsPerBlock = bs / 512;
   const summary: Ext2Summary = {
@@ -248,9 +250,9 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
         checkReservedInode(inode);
         continue;
       }
-      const type = checkInodeFields(inode);
       // The attributes in the inode's body (and its i_extra_isize), decoded in full.
       const inBody = decodeInodeXattrs(table.subarray(at, at + sb.inodeSize), sb.inodeSize, { inode: ino });
+      const type = checkInodeFields(inode, inBody);
       if (inBody.length > 0 && vol.xattrBlock(inode) !== 0) eaInBoth.push({ ino, block: vol.xattrBlock(inode), names: inBody.map((x) => x.name) });
       if (type === 'dir') perGroupDirs[g]!++;
       used.add(ino, inode.mode, inode.linksCount);
@@ -410,8 +412,8 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
 
   // ----- helpers (closures over the scan state) -----
 
-  /** Checks the fields of an in-use inode (not reserved) and claims its blocks. */
-  function checkInodeFields(inode: Inode): FileType {
+  /** Checks the fields of an in-use inode (not reserved) and claims its blocks; `inBody` are the attributes of its body. */
+  function checkInodeFields(inode: Inode, inBody: readonly Xattr[]): FileType {
     const where = { inode: inode.ino };
     const type = fileTypeOfMode(inode.mode);
     if (type === undefined) throw corrupt(`has an invalid mode 0o${inode.mode.toString(8)}`, where);
@@ -442,6 +444,21 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
       if (inode.osd1 < first || inode.osd1 >= sb.blocksCount) throw corrupt(`translator block ${inode.osd1} is outside the filesystem`, where);
       claim(inode.osd1, where, 'translator');
       blocks++;
+    }
+    if ((inode.flags & INODE_FLAGS.inline_data) !== 0) {
+      // Inline data (inline-data.ts): no blocks but an attribute block; a directory or symlink is
+      // exactly its inline bytes, a file may be longer (it reads zeros past them, as the kernel
+      // reads it; e2fsck -fn accepts it).
+      if (type !== 'file' && type !== 'dir' && type !== 'symlink') throw corrupt(`is a ${type} with the inline data flag`, where);
+      if (extentMapped) throw corrupt('has both the inline data and extents flags', where);
+      if ((inode.flags & INODE_FLAGS.index) !== 0) throw corrupt('is an inline directory with the htree index flag', where);
+      const inlineSize = inlineDataOf(inode.blockBytes, inBody, where).length;
+      if (type !== 'file' && inode.size !== inlineSize) {
+        throw corrupt(`inline ${type === 'dir' ? 'directory' : 'symlink'} has size ${inode.size}, not its ${inlineSize} bytes of inline data`, where);
+      }
+      checkIBlocks(inode, blocks, where);
+      summary.blocks.fileData += blocks;
+      return type;
     }
     switch (type) {
       case 'file':
@@ -485,7 +502,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
 
   function checkCommonFields(inode: Inode, where: Ext2Location): void {
     if ((inode.flags & INODE_FLAGS.extents) !== 0 && !hasExtents) throw unsupported('uses extents (EXTENTS_FL) on a filesystem without the extents feature', where);
-    if ((inode.flags & INODE_FLAGS.inline_data) !== 0) throw unsupported('uses inline data on a filesystem without the inline_data feature', where);
+    if ((inode.flags & INODE_FLAGS.inline_data) !== 0 && !inlineDataFeature) throw unsupported('uses inline data on a filesystem without the inline_data feature', where);
     if ((inode.flags & INODE_FLAGS.ea_inode) !== 0) throw unsupported('is an EA inode on a filesystem without ea_inode', where);
     if ((inode.flags & INODE_FLAGS.huge_file) !== 0 && !hugeFile) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
     if (inode.faddr !== 0) throw corrupt(`i_faddr is ${inode.faddr}, should be zero`, where);
@@ -591,6 +608,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     const where = { inode: ino };
     const hasMap = inode.block.some((b) => b !== 0);
     checkCommonFields(inode, where);
+    if ((inode.flags & INODE_FLAGS.inline_data) !== 0) throw corrupt('reserved inode has the inline data flag', where);
     if (ino === BAD_BLOCKS_INO) {
       const n = claimMap(inode, where, 'bad');
       summary.blocks.bad = badBlocks.length;
@@ -631,6 +649,7 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     const ino = inode.ino;
     const where = { inode: ino };
     checkCommonFields(inode, where);
+    if ((inode.flags & INODE_FLAGS.inline_data) !== 0) throw corrupt(`the ${what} inode has the inline data flag`, where);
     if ((inode.mode & S_IFMT) !== S_IFREG) throw corrupt(`the ${what} inode is not a regular file (mode 0o${inode.mode.toString(8)})`, where);
     if (inode.dtime !== 0) throw corrupt(`the ${what} inode has a deletion time set (${inode.dtime})`, where);
     const n = claimMap(inode, where, 'reserved') + claimEaBlock(inode, where);

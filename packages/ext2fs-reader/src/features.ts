@@ -35,7 +35,7 @@ export const ACCEPTED_RO_COMPAT = RO_COMPAT.sparse_super | RO_COMPAT.large_file 
   RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.gdt_csum | RO_COMPAT.metadata_csum |
   RO_COMPAT.quota;
 export const ACCEPTED_INCOMPAT = INCOMPAT.filetype | INCOMPAT.extents | INCOMPAT['64bit'] | INCOMPAT.flex_bg |
-  INCOMPAT.metadata_csum_seed | INCOMPAT.meta_bg | INCOMPAT.mmp | INCOMPAT.large_dir;
+  INCOMPAT.metadata_csum_seed | INCOMPAT.meta_bg | INCOMPAT.mmp | INCOMPAT.large_dir | INCOMPAT.inline_data;
 
 export interface FeatureSet {
   compat: number;

@@ -78,6 +78,12 @@ export class Ext2Source implements InPlaceSource {
     return this.volume.fileExtents(this.volume.readInode(node.linkId));
   }
 
+  /** An inline file's bytes (ext4 inline_data: inside its inode, no blocks); null for others. */
+  inlineData(node: SourceNode): Uint8Array | null {
+    const inode = this.volume.readInode(node.linkId);
+    return this.volume.hasInlineData(inode) ? this.volume.inlineData(inode, { inode: node.linkId, path: node.path }) : null;
+  }
+
   /** The block bitmaps as one bitmap over all blocks, with the blocks before the first data block (their claims agree with every inode: the check verified that). */
   usedBlocks(): Bitmap {
     const vol = this.volume;

@@ -161,7 +161,6 @@ const FEATURE_ADVICE: Readonly<Record<string, string>> = {
   verity: 'verity: fs-verity files carry Merkle trees FAT cannot keep; copy the files instead',
   casefold: 'casefold: case-insensitive directories are not mapped yet; copy the files instead',
   orphan_present: 'orphan_present: files deleted while still open are waiting to be freed; mount and unmount the volume once, or run e2fsck on it',
-  inline_data: 'inline_data: small files and directories inside their inodes are not read yet; copy the files instead',
 };
 
 const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
@@ -185,7 +184,7 @@ export function validateSuperblock(sb: Superblock, deviceSize: number): void {
   const refused = unsupportedFeatures(sb);
   if (refused.length > 0) {
     const advice = refused.map((f) => FEATURE_ADVICE[f]).filter((a): a is string => a !== undefined);
-    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, meta_bg, sparse_super2, huge_file, dir_nlink, extra_isize, large_dir, metadata_csum, uninit_bg, quota, mmp, fast_commit and an empty orphan_file)` +
+    throw unsupported(`features not supported: ${refused.join(', ')} (this tool reads ext2, ext3 with a clean journal, and ext4 with extents, flex_bg, 64bit, meta_bg, sparse_super2, huge_file, dir_nlink, extra_isize, large_dir, inline_data, metadata_csum, uninit_bg, quota, mmp, fast_commit and an empty orphan_file)` +
       (advice.length > 0 ? `; ${advice.join('; ')}` : ''));
   }
   if ((sb.incompat & 0x80) !== 0 && (sb.descriptorSize < 64 || sb.descriptorSize > 1024 || !isPowerOfTwo(sb.descriptorSize))) {

@@ -12,6 +12,7 @@ import {
 } from './checksums.js';
 import { decodeInode, INODE_FLAGS, type Inode } from './inode.js';
 import { CREATOR_OS_HURD, EXT2_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, validateSuperblock, type Superblock } from './superblock.js';
+import { INLINE_DATA_XATTR, forEachInlineDirEntry, inlineDataOf } from './inline-data.js';
 import { decodeInodeXattrs, decodeXattrBlock } from './xattr.js';
 
 /**
@@ -242,7 +243,9 @@ export class Ext2Volume implements BlockMapContext {
    */
   readXattrs(inode: Inode, ino: number = inode.ino, where: Ext2Location = { inode: ino }): Xattr[] {
     const seen = new Set<string>();
-    const out = decodeInodeXattrs(this.rawInode(ino), this.sb.inodeSize, where, seen);
+    let out = decodeInodeXattrs(this.rawInode(ino), this.sb.inodeSize, where, seen);
+    // An inline inode's system.data is where its bytes are, not an attribute: the kernel lists none.
+    if (this.hasInlineData(inode)) out = out.filter((x) => x.name !== INLINE_DATA_XATTR);
     const block = this.xattrBlock(inode);
     if (block !== 0) {
       if (block < this.firstDataBlock || block >= this.blocksCount) {
@@ -263,6 +266,16 @@ export class Ext2Volume implements BlockMapContext {
     return Math.min(Math.floor(inode.size / this.blockSize) + 1, maxMappableBlocks(this.blockSize));
   }
 
+  /** Whether the inode keeps its bytes inside itself (inline_data: EXT4_INLINE_DATA_FL), not in blocks. */
+  hasInlineData(inode: Inode): boolean {
+    return (inode.flags & INODE_FLAGS.inline_data) !== 0;
+  }
+
+  /** An inline inode's bytes: i_block, then its system.data attribute (inline-data.ts). */
+  inlineData(inode: Inode, where: Ext2Location = { inode: inode.ino }): Uint8Array {
+    return inlineDataOf(inode.blockBytes, decodeInodeXattrs(this.rawInode(inode.ino), this.sb.inodeSize, where), where);
+  }
+
   /** Whether i_block holds an extent tree (EXTENTS_FL) rather than a block map. */
   usesExtents(inode: Inode): boolean {
     return (inode.flags & INODE_FLAGS.extents) !== 0;
@@ -271,9 +284,11 @@ export class Ext2Volume implements BlockMapContext {
   /**
    * The data of a file as physical extents in logical order; holes are the gaps between them.
    * Only blocks within the file's size are returned (ceil(size / block size) logical blocks).
+   * An inline inode has none.
    */
   fileExtents(inode: Inode, where: Ext2Location = { inode: inode.ino }): Extent[] {
     const extents: Extent[] = [];
+    if (this.hasInlineData(inode)) return extents;
     const dataBlocks = Math.ceil(inode.size / this.blockSize);
     if (this.usesExtents(inode)) {
       // Unwritten extents are left out: they read as zeros, like holes.
@@ -305,6 +320,12 @@ export class Ext2Volume implements BlockMapContext {
   readFile(inode: Inode, offset: number, length: number, extents: Extent[] = this.fileExtents(inode)): Uint8Array {
     const end = Math.min(offset + length, inode.size);
     const out = new Uint8Array(Math.max(0, end - offset));
+    if (this.hasInlineData(inode)) {
+      // Past its inline bytes an inline file reads as zeros (the kernel zero-fills the page).
+      const data = this.inlineData(inode);
+      if (offset < data.length) out.set(data.subarray(offset, Math.min(end, data.length)));
+      return out;
+    }
     const bs = this.blockSize;
     for (const e of extents) {
       const eStart = e.logical * bs;
@@ -318,8 +339,9 @@ export class Ext2Volume implements BlockMapContext {
     return out;
   }
 
-  /** The target bytes of a symlink: inside i_block (fast) or in its one data block (slow). */
+  /** The target bytes of a symlink: inside i_block (fast), in its one data block (slow), or its inline data. */
   readSymlink(inode: Inode): Uint8Array {
+    if (this.hasInlineData(inode)) return this.inlineData(inode).slice(0, inode.size);
     if (this.isFastSymlink(inode)) {
       return inode.blockBytes.slice(0, Math.min(inode.size, 59));
     }
@@ -337,18 +359,25 @@ export class Ext2Volume implements BlockMapContext {
 
   /** A fast symlink keeps its target in i_block: no data blocks (i_blocks counts only an EA block). */
   isFastSymlink(inode: Inode): boolean {
-    if ((inode.mode & S_IFMT) !== S_IFLNK) return false;
+    if ((inode.mode & S_IFMT) !== S_IFLNK || this.hasInlineData(inode)) return false;
     const eaBlocks = this.xattrBlock(inode) !== 0 ? this.blockSize / 512 : 0;
     return inode.blocks512 - eaBlocks === 0;
   }
 
-  /** Calls `visit` for every used record of a directory, block by block in logical order. */
+  /**
+   * Calls `visit` for every used record of a directory, block by block in logical order (an
+   * inline directory's as readdir gives them: '.' and '..' first).
+   */
   forEachDirEntry(
     inode: Inode,
     where: Ext2Location,
     visit: (entry: DirEntry, logicalBlock: number) => void,
     extents: Extent[] = this.fileExtents(inode, where),
   ): void {
+    if (this.hasInlineData(inode)) {
+      forEachInlineDirEntry(inode.ino, this.inlineData(inode, where), this.hasFiletype, where, visit);
+      return;
+    }
     const seed = this.inodeChecksumSeed(inode);
     for (const e of extents) {
       for (let i = 0; i < e.length; i++) {

@@ -20,7 +20,7 @@ export interface TreeEntry {
 }
 
 export interface WalkHooks {
-  /** A directory, before its entries: its inode and its data extents (validated: no holes). */
+  /** A directory, before its entries: its inode and its data extents (validated: no holes; none when inline). */
   directory?(ino: number, path: string, inode: Inode, extents: Extent[], parentIno: number): void;
   /** A name. Throwing stops the walk. Called before descending into a directory. */
   entry(entry: TreeEntry): void;
@@ -46,16 +46,21 @@ export function walkTree(vol: Ext2Volume, hooks: WalkHooks): void {
     const where = { inode: ino, path };
     const inode = vol.readInode(ino);
     if ((inode.mode & S_IFMT) !== S_IFDIR) throw corrupt(`is not a directory (mode 0o${inode.mode.toString(8)})`, where);
-    if (inode.size % bs !== 0 || inode.size === 0) {
-      throw corrupt(`directory size ${inode.size} is not a non-zero multiple of the block size ${bs}`, where);
-    }
     const extents = vol.fileExtents(inode, where);
-    let expected = 0;
-    for (const e of extents) {
-      if (e.logical !== expected) throw corrupt(`directory has a hole at logical block ${expected}`, where);
-      expected += e.length;
+    if (vol.hasInlineData(inode)) {
+      const inlineSize = vol.inlineData(inode, where).length;
+      if (inode.size !== inlineSize) throw corrupt(`inline directory has size ${inode.size}, not its ${inlineSize} bytes of inline data`, where);
+    } else {
+      if (inode.size % bs !== 0 || inode.size === 0) {
+        throw corrupt(`directory size ${inode.size} is not a non-zero multiple of the block size ${bs}`, where);
+      }
+      let expected = 0;
+      for (const e of extents) {
+        if (e.logical !== expected) throw corrupt(`directory has a hole at logical block ${expected}`, where);
+        expected += e.length;
+      }
+      if (expected !== inode.size / bs) throw corrupt(`directory has a hole at logical block ${expected}`, where);
     }
-    if (expected !== inode.size / bs) throw corrupt(`directory has a hole at logical block ${expected}`, where);
     hooks.directory?.(ino, path, inode, extents, parentIno);
 
     const subdirs: Array<{ ino: number; path: string; parentIno: number }> = [];

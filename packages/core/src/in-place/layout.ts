@@ -238,6 +238,24 @@ export function layOutInPlace(input: InPlaceLayoutInput, sink: StageSink | null)
     const n = Math.ceil(size / cs);
     if (n === 0) return 0;
     const segs = newChain();
+    const inline = src.inlineData?.(node) ?? null;
+    if (inline !== null) {
+      // Bytes kept in the source's metadata: new units, those bytes, zeros past them up to the size.
+      let j = 0;
+      for (const [s, l] of takeNew(segs, n)) {
+        for (let i = 0; i < l; i++, j++) {
+          const from = j * cs;
+          const to = Math.min(size, from + cs);
+          const have = Math.max(0, Math.min(to, inline.length) - from);
+          if (have > 0) sink?.write(inline.subarray(from, from + have), unitPos(s + i));
+          if (to - from > have) sink?.zero(unitPos(s + i) + have, to - from - have);
+          acc.bytesHoles += to - from - have;
+          if (mayStay) acc.bytesMoved += have;
+          else acc.bytesDuplicated += have;
+        }
+      }
+      return firstOf(segs);
+    }
     const blocks = Math.ceil(size / bs);
     // logical block → physical block (0 = hole), from the file's extents (no object per block).
     const extents = src.extents(node);
