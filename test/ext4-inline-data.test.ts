@@ -17,10 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Device } from '../packages/device/src/index.js';
 import { Ext2Volume, INODE_FLAGS, walkTree } from '../packages/ext2fs-reader/src/index.js';
 import { e2fsckCheck } from './support/ext2-image.js';
-import { assertFatAcceptance } from './support/fat-acceptance.js';
+import { expectExt4ReadAndConverted } from './support/ext4-acceptance.js';
 import { expectOneLineRefusal, fsconv, sha256File } from './support/fsconv.js';
-import { parseLsJsonLines, sortEntries } from './support/ls-entry.js';
-import { kernelView, unmount } from './support/reference-view.js';
+import { unmount } from './support/reference-view.js';
 import { run } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
@@ -133,33 +132,14 @@ function readInline(img: string, fileSha256: Map<string, string>): { file: numbe
   return counts;
 }
 
+/** The ext4 acceptance (support/ext4-acceptance.ts), with system.data hidden and the bytes through the reader compared. */
 async function expectReadAndConverted(img: string, tag: string): Promise<ReturnType<typeof readInline>> {
-  const fsck = e2fsckCheck(img);
-  expect(fsck.status, fsck.output).toBe(0);
-  const info = await fsconv(['info', '--json', img], BIG);
-  expect(info.status, info.stderr).toBe(0);
-  expect((JSON.parse(info.stdout) as { type: string }).type).toBe('ext4');
-  const ref = kernelView(img);
-  const ls = await fsconv(['ls', '--json', '--tz', 'UTC', img], BIG);
-  expect(ls.status, ls.stderr).toBe(0);
-  const ours = sortEntries(parseLsJsonLines(ls.stdout));
-  expect(ours.map(({ xattrs: _x, ...e }) => e)).toEqual(ref.entries);
-  expect(ours.flatMap((e) => Object.keys(e.xattrs ?? {})), 'system.data is not an attribute').not.toContain('system.data');
-  const counts = readInline(img, ref.fileSha256);
-  const converted = join(work, `${tag}-converted.img`);
-  copyFileSync(img, converted);
-  const conv = await fsconv(['--from', 'ext4', '--to', 'vfat+rights', converted, '--yes', '--json', '--tz', 'UTC'], BIG);
-  expect(conv.status, conv.stderr).toBe(0);
-  const report = JSON.parse(conv.stdout) as { renames: Array<{ path: string; fatName: string; reason: string }> };
-  const hostRoot = join(work, `${tag}-host`);
-  mkdirSync(hostRoot);
-  run('mount', ['-o', 'loop,ro,noatime', img, hostRoot]);
-  try {
-    await assertFatAcceptance({ img: converted, partitionOffset: 0, target: 'vfat+rights', hostRoot, sourceListing: parseLsJsonLines(ls.stdout), report, fromExt2: true });
-  } finally {
-    unmount(hostRoot);
-  }
-  return counts;
+  let counts: ReturnType<typeof readInline> | undefined;
+  await expectExt4ReadAndConverted(img, work, tag, (ours, ref) => {
+    expect(ours.flatMap((e) => Object.keys(e.xattrs ?? {})), 'system.data is not an attribute').not.toContain('system.data');
+    counts = readInline(img, ref.fileSha256);
+  });
+  return counts!;
 }
 
 describe('ext4 inline_data', () => {

@@ -14,10 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2fsckCheck } from './support/ext2-image.js';
-import { assertFatAcceptance } from './support/fat-acceptance.js';
+import { expectExt4ReadAndConverted } from './support/ext4-acceptance.js';
 import { REPO_ROOT, expectOneLineRefusal, fsconv, sha256File } from './support/fsconv.js';
-import { parseLsJsonLines, sortEntries } from './support/ls-entry.js';
-import { kernelView, unmount } from './support/reference-view.js';
+import { unmount } from './support/reference-view.js';
 import { run } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
@@ -67,31 +66,9 @@ function usedImage(name: string, mkfs: readonly string[], size: string, during?:
   return img;
 }
 
-async function expectReadAndConverted(img: string, tag: string): Promise<void> {
-  const fsck = e2fsckCheck(img);
-  expect(fsck.status, fsck.output).toBe(0);
-  const info = await fsconv(['info', '--json', img], BIG);
-  expect(info.status, info.stderr).toBe(0);
-  expect((JSON.parse(info.stdout) as { type: string }).type).toBe('ext4');
-  const ref = kernelView(img);
-  const ls = await fsconv(['ls', '--json', '--tz', 'UTC', img], BIG);
-  expect(ls.status, ls.stderr).toBe(0);
-  const ours = sortEntries(parseLsJsonLines(ls.stdout));
-  expect(ours.map(({ xattrs: _x, ...e }) => e)).toEqual(ref.entries);
-  const converted = join(work, `${tag}-converted.img`);
-  copyFileSync(img, converted);
-  const conv = await fsconv(['--from', 'ext4', '--to', 'vfat+rights', converted, '--yes', '--json', '--tz', 'UTC'], BIG);
-  expect(conv.status, conv.stderr).toBe(0);
-  const report = JSON.parse(conv.stdout) as { renames: Array<{ path: string; fatName: string; reason: string }> };
-  const hostRoot = join(work, `${tag}-host`);
-  mkdirSync(hostRoot);
-  run('mount', ['-o', 'loop,ro,noatime', img, hostRoot]);
-  try {
-    await assertFatAcceptance({ img: converted, partitionOffset: 0, target: 'vfat+rights', hostRoot, sourceListing: parseLsJsonLines(ls.stdout), report, fromExt2: true });
-  } finally {
-    unmount(hostRoot);
-  }
-}
+const expectReadAndConverted = async (img: string, tag: string): Promise<void> => {
+  await expectExt4ReadAndConverted(img, work, tag);
+};
 
 /** Refused in one line matching `message` by ls and by the conversion, and nothing written. */
 async function expectRefused(img: string, message: RegExp): Promise<void> {
