@@ -17,6 +17,8 @@
  *   dx entry table: { u16 limit; u16 count; u32 block } followed by count - 1 entries
  *     { u32 hash; u32 block }; entry 0's hash slot is the limit/count pair and counts as hash 0.
  */
+import { u16, u32 } from '@fsconv/base';
+import { decodeRecLen } from './directory.js';
 import { Ext2Error, corrupt, type Ext2Location } from './errors.js';
 import { DX_HASH_HALF_MD4, DX_HASH_LEGACY, DX_HASH_TEA, EXT2_FLAGS_UNSIGNED_HASH, dxHash } from './dx-hash.js';
 
@@ -63,16 +65,8 @@ const FLAG_DUP_REF = 2;
 const FLAG_FIRST = 4;
 const FLAG_LAST = 8;
 
-const u16 = (b: Uint8Array, o: number): number => (b[o] ?? 0) | ((b[o + 1] ?? 0) << 8);
-const u32 = (b: Uint8Array, o: number): number =>
-  ((b[o] ?? 0) | ((b[o + 1] ?? 0) << 8) | ((b[o + 2] ?? 0) << 16) | ((b[o + 3] ?? 0) << 24)) >>> 0;
-
-/** A dirent's record length; with 64 KiB blocks the full block is stored as 65535 or 0. */
-function recLen(raw: number, blockSize: number): number {
-  if (blockSize < 65536) return raw;
-  if (raw === 0xffff || raw === 0) return blockSize;
-  return (raw & 0xfffc) | ((raw & 3) << 16);
-}
+/** A dirent's record length (64 KiB blocks store the full block as 65535 or 0). */
+const recLen = decodeRecLen;
 
 /** Per-block bookkeeping, the same facts e2fsck keeps (struct dx_dirblock_info). */
 class BlockInfo {
