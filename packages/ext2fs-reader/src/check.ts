@@ -504,6 +504,8 @@ export function checkFilesystem(vol: Ext2Volume, progress?: CheckProgress): Ext2
     if ((inode.flags & INODE_FLAGS.extents) !== 0 && !hasExtents) throw unsupported('uses extents (EXTENTS_FL) on a filesystem without the extents feature', where);
     if ((inode.flags & INODE_FLAGS.inline_data) !== 0 && !inlineDataFeature) throw unsupported('uses inline data on a filesystem without the inline_data feature', where);
     if ((inode.flags & INODE_FLAGS.ea_inode) !== 0) throw unsupported('is an EA inode on a filesystem without ea_inode', where);
+    // casefold (name lookups without case) is refused as a feature; the flag without it is damage (e2fsck -fn exit 4).
+    if ((inode.flags & INODE_FLAGS.casefold) !== 0) throw corrupt('has the casefold flag on a filesystem without casefold', where);
     if ((inode.flags & INODE_FLAGS.huge_file) !== 0 && !hugeFile) throw unsupported('has the huge_file flag on a filesystem without huge_file', where);
     if (inode.faddr !== 0) throw corrupt(`i_faddr is ${inode.faddr}, should be zero`, where);
     if (linuxOs && inode.fileAclHigh !== 0 && !is64) throw corrupt(`i_file_acl_hi is ${inode.fileAclHigh}, should be zero`, where);

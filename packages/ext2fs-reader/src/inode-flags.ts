@@ -11,8 +11,10 @@
  *   m don't-compress (a compression internal: Linux ext2/ext4 do not let chattr change it,
  *     EXT2/EXT4_FL_USER_MODIFIABLE exclude it); and the bits lsattr does not show at all:
  *   huge_file, EA inode, imagic, the compression state (dirty, compressed blocks), snapshots.
- * C (no copy-on-write), x (DAX) and F (casefold) are kept although ext2/ext3 rarely carry them:
- * chattr sets them where the filesystem supports them, and then they are the user's choice.
+ * C (no copy-on-write) and x (DAX) are kept although ext2/ext3 rarely carry them: chattr sets
+ * them where the filesystem supports them, and then they are the user's choice. F (casefold) is
+ * listed for completeness: it exists only with the casefold feature, which the reader refuses, and
+ * the check refuses the flag without it (e2fsck -fn complains of it).
  */
 export interface InodeFlag {
   flag: number;

@@ -13,6 +13,7 @@ export const INODE_FLAGS = {
   extents: 0x80000,
   ea_inode: 0x200000,
   inline_data: 0x10000000,
+  casefold: 0x40000000,
 } as const;
 
 /** Special inode numbers. */

@@ -201,6 +201,11 @@ function decodeArea(a: Area, out: Xattr[], seen: Set<string>): void {
       throw unsupported(`${what}: ${label} has its value in EA inode ${valueInum} (ea_inode, an ext4 feature)`, where);
     }
     let value: Uint8Array = new Uint8Array(0);
+    // Even an empty value's offset must lie in the area: the kernel ignores it, but libext2fs
+    // (ext2fs_xattrs_read, which e2fsck uses for inline data) refuses the inode.
+    if (valueSize === 0 && a.valueBase + valueOffs > a.end) {
+      throw bad(`the value of ${label} (offset ${valueOffs}, 0 bytes) lies outside the area`);
+    }
     if (valueSize > 0) {
       const vStart = a.valueBase + valueOffs;
       const padded = Math.ceil(valueSize / 4) * 4;

@@ -243,6 +243,8 @@ describe('damage', () => {
       'inode 12: in-inode extended attributes: entry 1 (offset 4) with a 200-byte name runs past the end of the area'],
     ['a value past the inode', () => decodeInodeXattrs(inodeWith(one({ valueOffs: 88 })), 256, W), 'corrupt',
       'inode 12: in-inode extended attributes: the value of user.a (offset 88, 5 bytes) lies outside the area'],
+    ['an empty value whose offset lies past the inode (libext2fs, and so e2fsck on inline inodes, refuses it)', () => decodeInodeXattrs(inodeWith(one({ valueOffs: 0xff00, value: new Uint8Array(0), hash: 0 })), 256, W), 'corrupt',
+      'inode 12: in-inode extended attributes: the value of user.a (offset 65280, 0 bytes) lies outside the area'],
     ['a huge value size', () => decodeInodeXattrs(inodeWith(one({ valueSize: 0xffffffff, hash: 0 })), 256, W), 'corrupt',
       'inode 12: in-inode extended attributes: the value of user.a (offset 84, 4294967295 bytes) lies outside the area'],
     ['a value over the entries', () => decodeInodeXattrs(inodeWith(one({ valueOffs: 0, hash: 0 })), 256, W), 'corrupt',
