@@ -17,10 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Device } from '../packages/device/src/index.js';
 import { Ext2Volume, INODE_FLAGS, walkExtentTree, walkTree } from '../packages/ext2fs-reader/src/index.js';
 import { e2fsckCheck } from './support/ext2-image.js';
-import { assertFatAcceptance } from './support/fat-acceptance.js';
+import { expectExt4ConvertedInPlace, expectExt4ListedAsKernel } from './support/ext4-acceptance.js';
 import { expectOneLineRefusal, fsconv, sha256File } from './support/fsconv.js';
-import { parseLsJsonLines, sortEntries } from './support/ls-entry.js';
-import { kernelView, unmount } from './support/reference-view.js';
+import { unmount } from './support/reference-view.js';
 import { run } from './support/run.js';
 import { buildSmallTree } from './support/trees.js';
 
@@ -119,17 +118,8 @@ describe('ext4 extents, used through the kernel', () => {
     it(`${features}, ${blockSize}-byte blocks: e2fsck clean, ls and bytes equal the kernel's, converted in place`, async () => {
       const tag = `${short}-b${blockSize}`;
       const img = usedImage(tag, blockSize, mkfs);
-      const fsck = e2fsckCheck(img);
-      expect(fsck.status, fsck.output).toBe(0);
-      const info = await fsconv(['info', '--json', img], BIG);
-      expect(info.status, info.stderr).toBe(0);
-      expect((JSON.parse(info.stdout) as { type: string }).type).toBe('ext4');
-      const ref = kernelView(img);
-      const ls = await fsconv(['ls', '--json', img], BIG);
-      expect(ls.status, ls.stderr).toBe(0);
-      const ours = sortEntries(parseLsJsonLines(ls.stdout));
-      // The kernel view has no xattrs: they are compared with getfattr's, through the same mount's kernel, below.
-      expect(ours.map(({ xattrs: _x, ...e }) => e)).toEqual(ref.entries);
+      // The kernel view has no xattrs: they are compared with the values set through the kernel, below.
+      const { ours, ref, lsStdout } = await expectExt4ListedAsKernel(img);
       const xattrsOf = (p: string) => ours.find((e) => e.path === p)?.xattrs;
       expect(xattrsOf('/copied/hello.txt')).toEqual({ 'user.note': Buffer.from('kept on FAT').toString('base64') });
       expect(xattrsOf('/fragmented')).toEqual({ 'user.big': noise(`${tag}/xattr`, 600).toString('base64') });
@@ -168,20 +158,7 @@ describe('ext4 extents, used through the kernel', () => {
       expect(ref.fileSha256.get('/unwritten')).toBe(zeros);
 
       // In place: every FAT check, with the original as the host tree (read-only loop mount).
-      const sourceListing = parseLsJsonLines((await fsconv(['ls', '--json', '--tz', 'UTC', img], BIG)).stdout);
-      const converted = join(work, `${tag}-converted.img`);
-      copyFileSync(img, converted);
-      const conv = await fsconv(['--from', mkfs === EXTENTS_ONLY ? 'ext2' : 'ext4', '--to', 'vfat+rights', converted, '--yes', '--json', '--tz', 'UTC'], BIG);
-      expect(conv.status, conv.stderr).toBe(0);
-      const report = JSON.parse(conv.stdout) as { renames: Array<{ path: string; fatName: string; reason: string }> };
-      const hostRoot = join(work, `${tag}-host`);
-      mkdirSync(hostRoot);
-      run('mount', ['-o', 'loop,ro,noatime', img, hostRoot]);
-      try {
-        await assertFatAcceptance({ img: converted, partitionOffset: 0, target: 'vfat+rights', hostRoot, sourceListing, report, fromExt2: true });
-      } finally {
-        unmount(hostRoot);
-      }
+      await expectExt4ConvertedInPlace(img, work, tag, lsStdout, mkfs === EXTENTS_ONLY ? 'ext2' : 'ext4');
     }, 300_000);
   }
 
